@@ -1,0 +1,13 @@
+namespace MsSwift.AppHost.Infrastructure;
+
+/// <summary>Redis as a local <c>redis-server</c> process, in memory only (no RDB, no AOF).</summary>
+internal sealed class LocalRedisResource(string name, string workingDirectory)
+    : ExecutableResource(name, "redis-server", workingDirectory), IResourceWithConnectionString
+{
+    public const string EndpointName = "tcp";
+
+    public EndpointReference Endpoint => field ??= new(this, EndpointName);
+
+    public ReferenceExpression ConnectionStringExpression =>
+        ReferenceExpression.Create($"{Endpoint.Property(EndpointProperty.HostAndPort)}");
+}

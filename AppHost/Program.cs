@@ -1,0 +1,50 @@
+using Microsoft.Extensions.Configuration;
+using MsSwift.AppHost;
+using MsSwift.AppHost.Infrastructure;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+// Infrastructure: processes (local), containers, or existing servers (external).
+var mode = builder.GetInfrastructureMode();
+var redis = builder.AddMsSwiftRedis(mode);
+var kafka = builder.AddMsSwiftKafka(mode);
+
+// Model registry: versions, stages, canary; publishes model events.
+var registry = builder.AddService<Projects.MsSwift_Registry>("registry")
+    .WithDependency(redis)
+    .WithDependency(kafka);
+
+// Datasets: ingest, tokenize, shard.
+var data = builder.AddService<Projects.MsSwift_Data>("data")
+    .WithDependency(redis);
+
+// Training: the coordinator and parameter server, and the data-parallel workers.
+var training = builder.AddService<Projects.MsSwift_Training>("training")
+    .WithEnvironment("Training__Role", "Coordinator")
+    .WithDependency(redis)
+    .WithDependency(kafka)
+    .WithDependency(data)
+    .WithDependency(registry);
+
+builder.AddService<Projects.MsSwift_Training>("worker")
+    .WithEnvironment("Training__Role", "Worker")
+    .WithDependency(redis)
+    .WithDependency(data)
+    .WithDependency(training);
+
+// Inference: Predict, OpenAI-compatible API, Kafka async path.
+var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
+    .WithDependency(redis)
+    .WithDependency(kafka)
+    .WithDependency(registry);
+
+// The front door, on fixed ports so clients and docs can rely on them.
+builder.AddGateway(
+        httpPort: builder.Configuration.GetValue("Gateway:HttpPort", 8080),
+        grpcPort: builder.Configuration.GetValue("Gateway:GrpcPort", 8081))
+    .WithDependency(redis)
+    .WithDependency(inference)
+    .WithDependency(training)
+    .WithDependency(registry);
+
+builder.Build().Run();

@@ -1,0 +1,50 @@
+namespace MsSwift.AppHost;
+
+/// <summary>How every MsSwift service is wired into the app model.</summary>
+internal static class ServiceResources
+{
+    public const string HttpEndpoint = "http";
+    public const string GrpcEndpoint = "grpc";
+    public const string ReadinessPath = "/healthz";
+
+    // In a container each service owns its network namespace, so published services share ports.
+    private const int ContainerHttpPort = 8080;
+    private const int ContainerGrpcPort = 8081;
+
+    /// <summary>
+    /// Adds a service with two endpoints: <c>http</c> (HTTP/1.1 and HTTP/2 for REST, health,
+    /// metrics) and <c>grpc</c> (cleartext HTTP/2 only, as gRPC without TLS needs), with readiness
+    /// on <c>/healthz</c>. Other services reach them as <c>http://name</c> and <c>http://_grpc.name</c>.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> AddService<TProject>(
+        this IDistributedApplicationBuilder builder, string name, int? httpPort = null, int? grpcPort = null)
+        where TProject : IProjectMetadata, new()
+    {
+        var publishing = builder.ExecutionContext.IsPublishMode;
+        var service = builder.AddProject<TProject>(name)
+            .WithHttpEndpoint(port: httpPort, targetPort: publishing ? ContainerHttpPort : null, name: HttpEndpoint, env: "HTTP_TARGET_PORT")
+            .WithHttpEndpoint(port: grpcPort, targetPort: publishing ? ContainerGrpcPort : null, name: GrpcEndpoint, env: "GRPC_TARGET_PORT")
+            .WithEndpoint(GrpcEndpoint, endpoint => endpoint.Transport = "http2");
+
+        var http = service.GetEndpoint(HttpEndpoint);
+        var grpc = service.GetEndpoint(GrpcEndpoint);
+        return service
+            .WithEnvironment("Kestrel__Endpoints__Http__Url", ReferenceExpression.Create($"http://*:{http.Property(EndpointProperty.TargetPort)}"))
+            .WithEnvironment("Kestrel__Endpoints__Grpc__Url", ReferenceExpression.Create($"http://*:{grpc.Property(EndpointProperty.TargetPort)}"))
+            .WithEnvironment("Kestrel__Endpoints__Grpc__Protocols", "Http2")
+            .WithHttpHealthCheck(ReadinessPath, endpointName: HttpEndpoint);
+    }
+
+    /// <summary>References a dependency and, where it has a lifecycle to wait on, starts after it is healthy.</summary>
+    public static IResourceBuilder<ProjectResource> WithDependency(
+        this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> dependency)
+    {
+        service.WithReference(dependency);
+        return dependency.Resource is IResourceWithWaitSupport ? service.WaitFor(dependency) : service;
+    }
+
+    /// <summary>References another service (service discovery) and starts after it is healthy.</summary>
+    public static IResourceBuilder<ProjectResource> WithDependency(
+        this IResourceBuilder<ProjectResource> service, IResourceBuilder<ProjectResource> dependency) =>
+        service.WithReference(dependency).WaitFor(dependency);
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using MsSwift.ServiceDefaults.Kafka;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class KafkaExtensions
+{
+    /// <summary>
+    /// Registers the shared <see cref="KafkaProducer"/>, a <see cref="KafkaConsumerFactory"/>, a
+    /// broker health check and Kafka tracing. Settings are validated when the host starts; a
+    /// missing <c>ConnectionStrings:kafka</c> stops the service before it listens.
+    /// </summary>
+    public static TBuilder AddKafka<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.AddOptions<KafkaOptions>()
+            .BindConfiguration(KafkaOptions.SectionName)
+            .Configure<IConfiguration>((options, configuration) =>
+            {
+                options.BootstrapServers = configuration.GetConnectionString(KafkaOptions.ConnectionStringName) ?? "";
+                options.ClientId ??= builder.Environment.ApplicationName;
+            })
+            .ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>());
+
+        builder.Services.TryAddSingleton<KafkaProducer>();
+        builder.Services.TryAddSingleton<KafkaConsumerFactory>();
+        builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka");
+        return builder;
+    }
+}

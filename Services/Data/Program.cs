@@ -1,0 +1,10 @@
+using MsSwift.Data.Extensions;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+builder.Services.AddGrpc();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.Run();

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace MsSwift.Testing;
+
+/// <summary>
+/// A real server process started for a test (redis-server, the Kafka dev broker). Disposing it
+/// kills the process tree and waits for it to exit, so no test leaves a process behind.
+/// </summary>
+public abstract class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _output = [];
+
+    protected ChildProcess(string fileName, IEnumerable<string> arguments)
+    {
+        var startInfo = new ProcessStartInfo(fileName, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        _process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
+        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the process printed so far, for failure messages.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return string.Join(Environment.NewLine, _output);
+            }
+        }
+    }
+
+    protected virtual void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Add(line);
+        }
+    }
+
+    /// <summary>Waits until something accepts TCP connections on <paramref name="port"/>.</summary>
+    protected async Task WaitForPortAsync(int port, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{_process.StartInfo.FileName} exited with {_process.ExitCode} before listening:{Environment.NewLine}{Output}");
+            }
+
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync("127.0.0.1", port, cts.Token);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(50, cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{_process.StartInfo.FileName} did not listen on {port} within {timeout}:{Environment.NewLine}{Output}");
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
