@@ -1,33 +1,145 @@
-using Microsoft.Extensions.DependencyInjection;
-using Aspire.Hosting.ApplicationModel;
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Aspire.Hosting;
 using Aspire.Hosting.Testing;
-using Xunit.Abstractions;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MsSwift.Contracts;
+using MsSwift.ServiceDefaults.Kafka;
+using MsSwift.ServiceDefaults.Redis;
+using MsSwift.Testing;
+using StackExchange.Redis;
 
 namespace MsSwift.AppHost.Tests;
 
-public sealed class WholeAppTests(ITestOutputHelper output)
+/// <summary>The real AppHost in local mode: real redis-server, real dev broker, every service.</summary>
+[Collection(WholeAppGroup.Name)]
+public sealed class WholeAppTests
 {
+    private static readonly string[] Resources = ["redis", "kafka", "registry", "data", "training", "worker", "inference", "gateway"];
+    private static readonly TimeSpan StartupTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
+
     [Fact]
-    public async Task Diagnose()
+    public async Task The_local_cluster_starts_healthy_moves_kafka_messages_holds_redis_locks_and_leaves_no_process_behind()
     {
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MsSwift_AppHost>(["Infrastructure:Mode=local", "Gateway:HttpPort=18080", "Gateway:GrpcPort=18081"]);
-        await using var app = await builder.BuildAsync();
-        await app.StartAsync();
-        var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var startup = new CancellationTokenSource(StartupTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MsSwift_AppHost>(
+            ["Infrastructure:Mode=local", $"Gateway:HttpPort={FreeTcpPort.Next()}", $"Gateway:GrpcPort={FreeTcpPort.Next()}"],
+            startup.Token);
+        var app = await builder.BuildAsync(startup.Token);
+        ProcessTree started;
         try
         {
-            await notifications.WaitForResourceHealthyAsync("gateway", cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        foreach (var r in builder.Resources)
-        {
-            if (notifications.TryGetCurrentState(r.Name, out var e))
+            await app.StartAsync(startup.Token);
+            foreach (var resource in Resources)
             {
-                output.WriteLine($"{r.Name}: {e.Snapshot.State?.Text} health={e.Snapshot.HealthStatus} reports={string.Join(";", e.Snapshot.HealthReports.Select(h => $"{h.Name}={h.Status}:{h.Description}:{h.ExceptionText}"))}");
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
+            }
+
+            started = ProcessTree.OfAspireOrchestrator(Environment.ProcessId);
+
+            await AssertGatewayIsReady(app);
+            await AssertKafkaListsTopicsAndDeliversToAConsumerGroup(await app.GetConnectionStringAsync("kafka"));
+            await AssertRedisLockExcludesASecondTaker(await app.GetConnectionStringAsync("redis"));
+        }
+        finally
+        {
+            await app.StopAsync().WaitAsync(StepTimeout);
+            await app.DisposeAsync().AsTask().WaitAsync(StepTimeout);
+        }
+
+        Assert.Contains(started.Processes, process => process.Command.StartsWith("redis-server", StringComparison.Ordinal));
+        Assert.Contains(started.Processes, process => process.Command.Contains("MsSwift.KafkaDevBroker.dll", StringComparison.Ordinal));
+        Assert.Contains(started.Processes, process => process.Command.Contains("MsSwift.Gateway", StringComparison.Ordinal));
+        var survivors = await Eventually(() => started.StillRunning(), survivors => survivors.Count == 0, TimeSpan.FromSeconds(30));
+        Assert.True(survivors.Count == 0, $"processes left behind: {string.Join("; ", survivors)}");
+    }
+
+    private static async Task AssertGatewayIsReady(DistributedApplication app)
+    {
+        using var http = app.CreateHttpClient("gateway", "http");
+        using var timeout = new CancellationTokenSource(StepTimeout);
+
+        var readiness = await http.GetAsync("/healthz", timeout.Token);
+
+        Assert.Equal(HttpStatusCode.OK, readiness.StatusCode);
+    }
+
+    private static async Task AssertKafkaListsTopicsAndDeliversToAConsumerGroup(string? bootstrap)
+    {
+        Assert.False(string.IsNullOrEmpty(bootstrap));
+        var options = Options.Create(new KafkaOptions { BootstrapServers = bootstrap, ClientId = "whole-app-test", SessionTimeoutMs = 6000 });
+        using var producer = new KafkaProducer(options, NullLogger<KafkaProducer>.Instance);
+        using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+        var topics = admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics.Select(topic => topic.Topic).ToList();
+        Assert.All(KafkaTopics.All, topic => Assert.Contains(topic, topics));
+
+        var key = Guid.NewGuid().ToString("N");
+        using var activity = new ActivitySource("MsSwift.Tests").StartActivity("whole-app-test") ?? new Activity("whole-app-test").Start();
+        var delivered = await producer.ProduceAsync(KafkaTopics.ModelEvents, key, Encoding.UTF8.GetBytes("{\"event\":\"test\"}")).WaitAsync(StepTimeout);
+
+        using var consumer = new KafkaConsumerFactory(options, NullLoggerFactory.Instance).Create($"whole-app-{key}");
+        consumer.Subscribe(KafkaTopics.ModelEvents);
+        var received = await Task.Run(() => ConsumeUntil(consumer, result => result.Message.Key == key, StepTimeout));
+        consumer.Commit(received);
+        var committed = consumer.Committed([received.TopicPartition], TimeSpan.FromSeconds(10));
+        consumer.Close();
+
+        Assert.Equal(delivered.TopicPartitionOffset, received.TopicPartitionOffset);
+        Assert.Equal("{\"event\":\"test\"}", Encoding.UTF8.GetString(received.Message.Value));
+        Assert.True(received.Message.Headers.TryGetLastBytes("traceparent", out var traceparent));
+        Assert.Contains(activity.TraceId.ToHexString(), Encoding.UTF8.GetString(traceparent));
+        Assert.Equal(received.Offset.Value + 1, Assert.Single(committed).Offset.Value);
+    }
+
+    private static async Task AssertRedisLockExcludesASecondTaker(string? connectionString)
+    {
+        Assert.False(string.IsNullOrEmpty(connectionString));
+        await using var first = await ConnectionMultiplexer.ConnectAsync(connectionString);
+        await using var second = await ConnectionMultiplexer.ConnectAsync(connectionString);
+        var firstTaker = new RedisLock(first, TimeProvider.System);
+        var secondTaker = new RedisLock(second, TimeProvider.System);
+        var resource = $"whole-app-{Guid.NewGuid():N}";
+
+        var held = await firstTaker.TryAcquireAsync(resource, TimeSpan.FromSeconds(30));
+        var refused = await secondTaker.TryAcquireAsync(resource, TimeSpan.FromSeconds(30));
+        Assert.NotNull(held);
+        await held.ReleaseAsync();
+        var afterRelease = await secondTaker.TryAcquireAsync(resource, TimeSpan.FromSeconds(30));
+
+        Assert.Null(refused);
+        Assert.NotNull(afterRelease);
+        Assert.True(afterRelease.FencingToken > held.FencingToken);
+    }
+
+    private static ConsumeResult<string, byte[]> ConsumeUntil(
+        IConsumer<string, byte[]> consumer, Func<ConsumeResult<string, byte[]>, bool> match, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is { } result && match(result))
+            {
+                return result;
             }
         }
+
+        throw new TimeoutException($"no matching message within {timeout}");
+    }
+
+    private static async Task<T> Eventually<T>(Func<T> read, Func<T, bool> done, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        var value = read();
+        while (!done(value) && deadline.Elapsed < timeout)
+        {
+            await Task.Delay(200);
+            value = read();
+        }
+
+        return value;
     }
 }

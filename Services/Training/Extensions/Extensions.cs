@@ -16,7 +16,10 @@ internal static class Extensions
         builder.Services.AddSingleton<IValidateOptions<TrainingOptions>, TrainingOptionsValidator>();
 
         builder.AddRedis();
-        if (builder.Configuration.GetValue<TrainingRole?>($"{TrainingOptions.SectionName}:{nameof(TrainingOptions.Role)}") is not TrainingRole.Worker)
+        // An invalid role is reported by options binding at start, naming the key; here only
+        // the valid "Worker" value changes what is registered.
+        var role = builder.Configuration[$"{TrainingOptions.SectionName}:{nameof(TrainingOptions.Role)}"];
+        if (!string.Equals(role, nameof(TrainingRole.Worker), StringComparison.OrdinalIgnoreCase))
         {
             builder.AddKafka();
         }

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+
+namespace MsSwift.AppHost.Tests;
+
+/// <summary>
+/// Real service processes started with bad configuration stop at once, naming the key, instead
+/// of starting half-configured.
+/// </summary>
+public sealed class ServiceStartupTests
+{
+    [Fact]
+    public async Task Inference_without_connection_strings_exits_naming_both_keys()
+    {
+        var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Inference().ProjectPath, new Dictionary<string, string>());
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("ConnectionStrings:kafka is missing", output);
+        Assert.Contains("ConnectionStrings:redis is missing", output);
+        Assert.DoesNotContain("Now listening on", output);
+    }
+
+    [Fact]
+    public async Task Training_with_an_unknown_role_exits_naming_the_key()
+    {
+        var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Training().ProjectPath, new Dictionary<string, string>
+        {
+            ["Training__Role"] = "Boss",
+            ["ConnectionStrings__redis"] = "127.0.0.1:1",
+            ["ConnectionStrings__kafka"] = "127.0.0.1:1",
+        });
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("'Boss' at 'Training:Role'", output);
+        Assert.DoesNotContain("Now listening on", output);
+    }
+
+    [Fact]
+    public async Task Gateway_without_a_redis_connection_string_exits_naming_it()
+    {
+        var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Gateway().ProjectPath, new Dictionary<string, string>());
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("ConnectionStrings:redis is missing", output);
+        Assert.DoesNotContain("ConnectionStrings:kafka", output);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunServiceAsync(string projectPath, Dictionary<string, string> environment)
+    {
+        var projectDirectory = File.Exists(projectPath) ? Path.GetDirectoryName(projectPath)! : projectPath;
+        var name = Path.GetFileName(Directory.GetFiles(projectDirectory, "*.csproj").Single());
+        var assembly = Path.Combine(projectDirectory, "bin", BuildConfiguration, "net10.0", Path.ChangeExtension(name, ".dll"));
+        var startInfo = new ProcessStartInfo("dotnet", ["exec", assembly, "--urls", "http://127.0.0.1:0"])
+        {
+            WorkingDirectory = projectDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // Whatever the test runner's environment holds must not configure the service.
+        foreach (var key in startInfo.Environment.Keys.Where(key => key.StartsWith("ConnectionStrings", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            startInfo.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            startInfo.Environment[key] = value;
+        }
+
+        using var process = Process.Start(startInfo)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
+        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{name} kept running with bad configuration");
+        }
+
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+#if DEBUG
+    private const string BuildConfiguration = "Debug";
+#else
+    private const string BuildConfiguration = "Release";
+#endif
+}
