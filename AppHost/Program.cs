@@ -6,8 +6,8 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 // Infrastructure: processes (local), containers, or existing servers (external).
 var mode = builder.GetInfrastructureMode();
-var redis = builder.AddMsSwiftRedis(mode);
-var kafka = builder.AddMsSwiftKafka(mode);
+var redis = builder.AddMsSwiftRedis(mode).AnnounceWhenReady("redis-cli -u redis://{0}");
+var kafka = builder.AddMsSwiftKafka(mode).AnnounceWhenReady("kcat -b {0} -L");
 
 // Model registry: versions, stages, canary; publishes model events.
 var registry = builder.AddService<Projects.MsSwift_Registry>("registry")

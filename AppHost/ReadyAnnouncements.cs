@@ -1,0 +1,45 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MsSwift.AppHost;
+
+/// <summary>Prints where things are once they are ready, so a developer knows where to point clients.</summary>
+internal static partial class ReadyAnnouncements
+{
+    /// <summary>Logs the connection string of <paramref name="builder"/>'s resource once it is healthy.</summary>
+    public static IResourceBuilder<IResourceWithConnectionString> AnnounceWhenReady(
+        this IResourceBuilder<IResourceWithConnectionString> builder, string hint)
+    {
+        builder.ApplicationBuilder.Eventing.Subscribe<ResourceReadyEvent>(builder.Resource, async (@event, cancellationToken) =>
+        {
+            var address = await builder.Resource.GetConnectionStringAsync(cancellationToken) ?? "(none)";
+            var command = string.Format(System.Globalization.CultureInfo.InvariantCulture, hint, address);
+            var logger = Logger(@event.Services);
+            LogInfrastructureReady(logger, builder.Resource.Name, address, command);
+        });
+        return builder;
+    }
+
+    /// <summary>Logs the gateway's HTTP and gRPC addresses once it is healthy.</summary>
+    public static IResourceBuilder<ProjectResource> AnnounceGatewayWhenReady(this IResourceBuilder<ProjectResource> gateway)
+    {
+        gateway.ApplicationBuilder.Eventing.Subscribe<ResourceReadyEvent>(gateway.Resource, (@event, _) =>
+        {
+            var httpAddress = gateway.GetEndpoint(ServiceResources.HttpEndpoint).Url;
+            var grpcAddress = gateway.GetEndpoint(ServiceResources.GrpcEndpoint).Url;
+            var logger = Logger(@event.Services);
+            LogGatewayReady(logger, httpAddress, grpcAddress);
+            return Task.CompletedTask;
+        });
+        return gateway;
+    }
+
+    private static ILogger Logger(IServiceProvider services) =>
+        services.GetRequiredService<ILoggerFactory>().CreateLogger("MsSwift.AppHost");
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Resource} ready at {Address} (try: {Command})")]
+    private static partial void LogInfrastructureReady(ILogger logger, string resource, string address, string command);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Gateway ready: HTTP {HttpAddress} (OpenAI-compatible API under /v1), gRPC {GrpcAddress} (h2c)")]
+    private static partial void LogGatewayReady(ILogger logger, string httpAddress, string grpcAddress);
+}
