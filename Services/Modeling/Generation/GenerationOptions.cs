@@ -1,0 +1,49 @@
+namespace MsSwift.Modeling.Generation;
+
+/// <summary>How one sequence is generated. Temperature 0 is greedy decoding.</summary>
+public sealed record GenerationOptions
+{
+    public const int MaxNewTokensLimit = 4096;
+    public const double MaxTemperature = 10;
+    public const int MaxStopSequences = 8;
+
+    /// <summary>Upper bound on generated tokens (1-4096).</summary>
+    public int MaxNewTokens { get; init; } = 64;
+
+    /// <summary>0 = greedy (argmax); otherwise logits are divided by it before sampling (0-10).</summary>
+    public double Temperature { get; init; }
+
+    /// <summary>Sample only among the k most likely tokens; 0 = no limit.</summary>
+    public int TopK { get; init; }
+
+    /// <summary>Nucleus sampling: the smallest set of tokens whose probability reaches p; 1 = no limit.</summary>
+    public double TopP { get; init; } = 1.0;
+
+    /// <summary>Generation ends when the generated text contains one of these; it is cut before it.</summary>
+    public IReadOnlyList<string> StopSequences { get; init; } = [];
+
+    /// <summary>Seeds sampling: the same seed, prompt and options give the same output.</summary>
+    public long? Seed { get; init; }
+
+    public bool IsGreedy => Temperature == 0;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
+    public GenerationOptions Validate()
+    {
+        Require(MaxNewTokens is >= 1 and <= MaxNewTokensLimit, nameof(MaxNewTokens), $"must be between 1 and {MaxNewTokensLimit}, got {MaxNewTokens}");
+        Require(Temperature is >= 0 and <= MaxTemperature && double.IsFinite(Temperature), nameof(Temperature), $"must be between 0 and {MaxTemperature}, got {Temperature}");
+        Require(TopK >= 0, nameof(TopK), $"must be 0 (off) or positive, got {TopK}");
+        Require(TopP is > 0 and <= 1, nameof(TopP), $"must be in (0, 1], got {TopP}");
+        Require(StopSequences.Count <= MaxStopSequences, nameof(StopSequences), $"allows at most {MaxStopSequences} entries, got {StopSequences.Count}");
+        Require(StopSequences.All(stop => !string.IsNullOrEmpty(stop)), nameof(StopSequences), "must not contain empty strings");
+        return this;
+    }
+
+    private static void Require(bool condition, string field, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"{field} {message}", field);
+        }
+    }
+}

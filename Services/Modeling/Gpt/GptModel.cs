@@ -1,0 +1,125 @@
+using MsSwift.Modeling.Quantization;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace MsSwift.Modeling.Gpt;
+
+/// <summary>
+/// A GPT-2-style decoder-only transformer: token + position embeddings, pre-LayerNorm blocks with
+/// causal multi-head self-attention and a GELU MLP, a final LayerNorm, and an output head tied to
+/// the token embedding. Parameter names match GPT-2's (<c>wte</c>, <c>h.0.attn.c_attn</c>, ...).
+/// </summary>
+public sealed class GptModel : Module<Tensor, Tensor>
+{
+    private readonly Embedding wte;
+    private readonly Embedding wpe;
+    private readonly ModuleList<TransformerBlock> h;
+    private readonly LayerNorm ln_f;
+
+    /// <param name="config">The shape; validated here.</param>
+    /// <param name="quantized">Build int8 weight-only linear layers (filled by <see cref="Int8Quantizer"/>).</param>
+    public GptModel(GptConfig config, bool quantized = false) : base(nameof(GptModel))
+    {
+        Config = config.Validate();
+        IsInt8 = quantized;
+        LinearFactory linear = quantized
+            ? (inputs, outputs) => new Int8Linear(inputs, outputs)
+            : (inputs, outputs) => Linear(inputs, outputs);
+        wte = Embedding(config.VocabSize, config.Width);
+        wpe = Embedding(config.ContextLength, config.Width);
+        h = ModuleList(Enumerable.Range(0, config.Layers).Select(layer => new TransformerBlock(config, layer, linear)).ToArray());
+        ln_f = LayerNorm(config.Width, config.LayerNormEpsilon);
+        RegisterComponents();
+        InitializeWeights();
+    }
+
+    public GptConfig Config { get; }
+
+    public bool IsInt8 { get; }
+
+    public Device Device => wte.weight!.device;
+
+    public ScalarType DType => wte.weight!.dtype;
+
+    /// <summary>Logits [batch, steps, vocab] for token ids [batch, steps], attending causally.</summary>
+    public override Tensor forward(Tensor tokens) => Logits(tokens, cache: null);
+
+    /// <summary>
+    /// Logits for <paramref name="tokens"/> [batch, steps]. With a <paramref name="cache"/>, the
+    /// tokens continue the cached prefix (their keys and values are appended to it).
+    /// </summary>
+    public Tensor Logits(Tensor tokens, KvCache? cache)
+    {
+        var batch = tokens.shape[0];
+        var steps = tokens.shape[1];
+        var past = cache?.Length ?? 0;
+        if (past + steps > Config.ContextLength)
+        {
+            throw new ArgumentException($"{past + steps} tokens exceed the model's context length of {Config.ContextLength}", nameof(tokens));
+        }
+
+        var absolute = arange(past, past + steps, dtype: int64, device: tokens.device).unsqueeze(0);
+        Tensor positions = absolute;
+        Tensor? mask = null;
+        if (cache is not null && (cache.HasPadding || (past > 0 && steps > 1)))
+        {
+            var pads = tensor(cache.PadLengths, device: tokens.device).view(batch, 1);
+            positions = (absolute - pads).clamp_min(0);
+            mask = AttentionMask(absolute, pads.view(batch, 1, 1, 1), past + steps);
+        }
+
+        var x = wte.forward(tokens) + wpe.forward(positions);
+        foreach (var block in h)
+        {
+            x = block.Forward(x, cache, mask);
+        }
+
+        cache?.Advance((int)steps);
+        return functional.linear(ln_f.forward(x), wte.weight!);
+    }
+
+    /// <summary>The bytes held by the linear layers' weights (int8 values plus their scales when quantized).</summary>
+    public long LinearWeightBytes() =>
+        modules().Sum(module => module switch
+        {
+            Int8Linear int8 => int8.WeightBytes,
+            Linear linear => linear.weight!.NumberOfElements * linear.weight.ElementSize,
+            _ => 0L,
+        });
+
+    /// <summary>
+    /// True where a query may attend to a key: causal, and never to a row's left padding (a pad
+    /// query still sees itself so that softmax stays finite; its output is never used).
+    /// </summary>
+    private static Tensor AttentionMask(Tensor queryPositions, Tensor pads, long keys)
+    {
+        var keyIndex = arange(keys, dtype: int64, device: queryPositions.device).view(1, 1, 1, keys);
+        var queryIndex = queryPositions.view(1, 1, -1, 1);
+        var causal = keyIndex.le(queryIndex);
+        var notPadding = keyIndex.ge(pads);
+        return causal.logical_and(notPadding.logical_or(keyIndex.eq(queryIndex)));
+    }
+
+    /// <summary>GPT-2's initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 x layers).</summary>
+    private void InitializeWeights()
+    {
+        using var _ = no_grad();
+        var residualStd = 0.02 / Math.Sqrt(2.0 * Config.Layers);
+        foreach (var (name, parameter) in named_parameters())
+        {
+            if (name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                init.zeros_(parameter);
+            }
+            else if (name.Contains("ln_", StringComparison.Ordinal))
+            {
+                init.ones_(parameter);
+            }
+            else
+            {
+                init.normal_(parameter, 0, name.EndsWith("c_proj.weight", StringComparison.Ordinal) ? residualStd : 0.02);
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using MsSwift.Modeling.Gpt;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MsSwift.Modeling.Quantization;
+
+public static class Int8Quantizer
+{
+    /// <summary>
+    /// A copy of <paramref name="model"/> whose transformer linear layers hold int8 weights; the
+    /// embeddings (and so the tied output head) and LayerNorms stay in full precision.
+    /// </summary>
+    public static GptModel Quantize(GptModel model)
+    {
+        if (model.IsInt8)
+        {
+            throw new ArgumentException("the model is already quantized", nameof(model));
+        }
+
+        var quantized = new GptModel(model.Config, quantized: true);
+        var targets = quantized.named_modules().ToDictionary(entry => entry.name, entry => entry.module);
+        using (no_grad())
+        {
+            foreach (var (name, module) in model.named_modules())
+            {
+                if (module is Linear linear)
+                {
+                    ((Int8Linear)targets[name]).QuantizeFrom(linear);
+                }
+            }
+
+            var parameters = quantized.named_parameters().ToDictionary(entry => entry.name, entry => entry.parameter);
+            foreach (var (name, parameter) in model.named_parameters())
+            {
+                if (parameters.TryGetValue(name, out var target))
+                {
+                    target.copy_(parameter);
+                }
+            }
+        }
+
+        quantized.eval();
+        return quantized;
+    }
+}
