@@ -39,10 +39,13 @@ public sealed class GptTrainer : IDisposable
             _compute.to(model.Device);
             _compute.to(bfloat16);
             _compute.train();
+            _computeParameters = _compute.parameters().ToArray();
             CopyMasterToCompute();
         }
-
-        _computeParameters = (_compute ?? _master).parameters().ToArray();
+        else
+        {
+            _computeParameters = _masterParameters;
+        }
 
         // Matrices and embeddings decay; biases and LayerNorm gains do not.
         var named = _master.named_parameters().ToList();
