@@ -5,6 +5,7 @@
 #                         reads "N passed, N failed[, N skipped]" and the exit code is non-zero on failure
 #   ./build.sh setup      only install prerequisites (redis-server, kcat, libstdc++ for TorchSharp)
 #   ./build.sh manifest   regenerate aspire-manifest.json from the AppHost
+#   ./build.sh bench model  run a benchmark (installs python3-torch and OpenBLAS for the PyTorch side)
 # Extra arguments after `run` go to the AppHost (e.g. --Infrastructure:Mode=external).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,12 +28,17 @@ case "$command" in
     eng/setup.sh
     exec eng/test.sh "$@"
     ;;
+  bench)
+    eng/setup.sh --bench
+    dotnet build tools/Bench -c Release --nologo -v quiet -clp:NoSummary
+    exec dotnet run -c Release --no-build --project tools/Bench -- "$@"
+    ;;
   manifest)
     dotnet build AppHost --nologo -v quiet -clp:NoSummary
     dotnet run --no-build --project AppHost --no-launch-profile -- --publisher manifest --output-path ../aspire-manifest.json
     ;;
   *)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     [ "$command" = help ] || exit 2
     ;;
 esac
