@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,6 +10,9 @@ namespace MsSwift.Modeling;
 /// </summary>
 public static class TorchRuntime
 {
+    /// <summary>Configuration key of the intra-op thread count (0 or absent: libtorch's default).</summary>
+    public const string IntraOpThreadsKey = "Torch:IntraOpThreads";
+
     private static readonly Lock Gate = new();
     private static Device? _device;
 
@@ -35,6 +39,23 @@ public static class TorchRuntime
         {
             set_num_threads(intraOpThreads);
         }
+    }
+
+    /// <summary>Applies <see cref="IntraOpThreadsKey"/> from configuration; a bad value is refused naming the key.</summary>
+    public static void Configure(IConfiguration configuration)
+    {
+        var text = configuration[IntraOpThreadsKey];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return;
+        }
+
+        if (!int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var threads) || threads < 0)
+        {
+            throw new ArgumentException($"{IntraOpThreadsKey} must be 0 (libtorch's default) or a positive thread count, got '{text}'", nameof(configuration));
+        }
+
+        Configure(threads);
     }
 
     /// <summary>libtorch's current intra-op thread count.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using static TorchSharp.torch;
 
 namespace MsSwift.Modeling.Tests;
@@ -9,6 +10,11 @@ namespace MsSwift.Modeling.Tests;
 [Collection(TorchSerialGroup.Name)]
 public sealed class TorchRuntimeTests
 {
+    private static IConfiguration Settings(string threads) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { [TorchRuntime.IntraOpThreadsKey] = threads })
+            .Build();
+
     [Fact]
     public void Libtorch_loads_and_multiplies_matrices_correctly()
     {
@@ -34,6 +40,25 @@ public sealed class TorchRuntimeTests
 
             Assert.Equal(1, afterOne);
             Assert.Equal(1, TorchRuntime.IntraOpThreads);
+        }
+        finally
+        {
+            TorchRuntime.Configure(original);
+        }
+    }
+
+    [Fact]
+    public void The_thread_count_comes_from_configuration_and_bad_values_name_the_key()
+    {
+        var original = TorchRuntime.IntraOpThreads;
+        try
+        {
+            TorchRuntime.Configure(Settings("1"));
+            var configured = TorchRuntime.IntraOpThreads;
+            var error = Assert.Throws<ArgumentException>(() => TorchRuntime.Configure(Settings("many")));
+
+            Assert.Equal(1, configured);
+            Assert.Contains("Torch:IntraOpThreads must be 0 (libtorch's default) or a positive thread count, got 'many'", error.Message);
         }
         finally
         {
