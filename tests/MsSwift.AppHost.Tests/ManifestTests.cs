@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using MsSwift.Testing;
 
 namespace MsSwift.AppHost.Tests;
 
@@ -16,9 +16,10 @@ public sealed class ManifestTests
         var fresh = Path.Combine(repositoryRoot, $".aspire-manifest.{Guid.NewGuid():N}.json");
         try
         {
-            var (exitCode, output) = await RunAsync(appHostDirectory,
-                "run", "--no-build", "--configuration", BuildConfiguration, "--no-launch-profile", "--",
-                "--publisher", "manifest", "--output-path", fresh);
+            var (exitCode, output) = await DotNetProcess.RunAsync(appHostDirectory,
+                ["run", "--no-build", "--configuration", DotNetProcess.BuildConfiguration, "--no-launch-profile", "--",
+                 "--publisher", "manifest", "--output-path", fresh],
+                TimeSpan.FromMinutes(2));
             Assert.True(exitCode == 0, $"manifest generation failed ({exitCode}):{Environment.NewLine}{output}");
 
             Assert.True(File.Exists(committed), "aspire-manifest.json is missing at the repository root; run ./build.sh manifest");
@@ -30,27 +31,5 @@ public sealed class ManifestTests
         {
             File.Delete(fresh);
         }
-    }
-
-#if DEBUG
-    private const string BuildConfiguration = "Debug";
-#else
-    private const string BuildConfiguration = "Release";
-#endif
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, params string[] arguments)
-    {
-        var startInfo = new ProcessStartInfo("dotnet", arguments)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(startInfo)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
     }
 }

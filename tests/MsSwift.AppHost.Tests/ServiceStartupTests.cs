@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using MsSwift.Testing;
 
 namespace MsSwift.AppHost.Tests;
 
@@ -44,48 +44,20 @@ public sealed class ServiceStartupTests
         Assert.DoesNotContain("ConnectionStrings:kafka", output);
     }
 
-    private static async Task<(int ExitCode, string Output)> RunServiceAsync(string projectPath, Dictionary<string, string> environment)
+    private static Task<(int ExitCode, string Output)> RunServiceAsync(string projectPath, Dictionary<string, string> settings)
     {
         var projectDirectory = File.Exists(projectPath) ? Path.GetDirectoryName(projectPath)! : projectPath;
         var name = Path.GetFileName(Directory.GetFiles(projectDirectory, "*.csproj").Single());
-        var assembly = Path.Combine(projectDirectory, "bin", BuildConfiguration, "net10.0", Path.ChangeExtension(name, ".dll"));
-        var startInfo = new ProcessStartInfo("dotnet", ["exec", assembly, "--urls", "http://127.0.0.1:0"])
-        {
-            WorkingDirectory = projectDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var assembly = Path.Combine(projectDirectory, "bin", DotNetProcess.BuildConfiguration, "net10.0", Path.ChangeExtension(name, ".dll"));
         // Whatever the test runner's environment holds must not configure the service.
-        foreach (var key in startInfo.Environment.Keys.Where(key => key.StartsWith("ConnectionStrings", StringComparison.OrdinalIgnoreCase)).ToList())
+        var environment = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(key => key.StartsWith("ConnectionStrings", StringComparison.OrdinalIgnoreCase))
+            .ToDictionary(key => key, _ => (string?)null);
+        foreach (var (key, value) in settings)
         {
-            startInfo.Environment.Remove(key);
+            environment[key] = value;
         }
 
-        foreach (var (key, value) in environment)
-        {
-            startInfo.Environment[key] = value;
-        }
-
-        using var process = Process.Start(startInfo)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{name} kept running with bad configuration");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
+        return DotNetProcess.RunAsync(projectDirectory, ["exec", assembly, "--urls", "http://127.0.0.1:0"], TimeSpan.FromSeconds(60), environment);
     }
-
-#if DEBUG
-    private const string BuildConfiguration = "Debug";
-#else
-    private const string BuildConfiguration = "Release";
-#endif
 }

@@ -57,8 +57,22 @@ public abstract class ChildProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until something accepts TCP connections on <paramref name="port"/>.</summary>
-    protected async Task WaitForPortAsync(int port, TimeSpan timeout)
+    /// <summary>Returns <paramref name="process"/> once it accepts connections on <paramref name="port"/>; kills it if it never does.</summary>
+    protected static async Task<T> ListeningAsync<T>(T process, int port, TimeSpan timeout) where T : ChildProcess
+    {
+        try
+        {
+            await process.WaitForPortAsync(port, timeout);
+            return process;
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task WaitForPortAsync(int port, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         while (true)

@@ -19,18 +19,9 @@ public sealed class KafkaDevBroker : ChildProcess
 
     public string BootstrapServers => $"127.0.0.1:{Port}";
 
-    public static async Task<KafkaDevBroker> StartAsync()
+    public static Task<KafkaDevBroker> StartAsync()
     {
-        var broker = new KafkaDevBroker(FreeTcpPort.Next());
-        try
-        {
-            await broker.WaitForPortAsync(broker.Port, TimeSpan.FromSeconds(30));
-            return broker;
-        }
-        catch
-        {
-            await broker.DisposeAsync();
-            throw;
-        }
+        var port = FreeTcpPort.Next();
+        return ListeningAsync(new KafkaDevBroker(port), port, TimeSpan.FromSeconds(30));
     }
 }

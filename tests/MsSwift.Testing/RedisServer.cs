@@ -14,18 +14,9 @@ public sealed class RedisServer : ChildProcess
     /// <summary>StackExchange.Redis connection string.</summary>
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    public static Task<RedisServer> StartAsync()
     {
-        var server = new RedisServer(FreeTcpPort.Next());
-        try
-        {
-            await server.WaitForPortAsync(server.Port, TimeSpan.FromSeconds(20));
-            return server;
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
+        var port = FreeTcpPort.Next();
+        return ListeningAsync(new RedisServer(port), port, TimeSpan.FromSeconds(20));
     }
 }
