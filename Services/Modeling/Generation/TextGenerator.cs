@@ -23,7 +23,7 @@ public sealed class TextGenerator(GptModel model, ITokenizer tokenizer)
         ArgumentOutOfRangeException.ThrowIfZero(requests.Count);
         foreach (var request in requests)
         {
-            Validate(request);
+            Sequence.Validate(request, model.Config);
         }
 
         using var inference = inference_mode();
@@ -66,26 +66,6 @@ public sealed class TextGenerator(GptModel model, ITokenizer tokenizer)
         }
 
         return sequences.Select(sequence => sequence.ToResult(tokenizer)).ToList();
-    }
-
-    private void Validate(GenerationRequest request)
-    {
-        request.Options.Validate();
-        var length = request.Prompt.Count;
-        if (length == 0)
-        {
-            throw new ArgumentException("the prompt is empty", nameof(request));
-        }
-
-        if (length >= model.Config.ContextLength)
-        {
-            throw new ArgumentException($"the prompt has {length} tokens; the model's context length is {model.Config.ContextLength}, so prompts must be shorter", nameof(request));
-        }
-
-        if (request.Prompt.Any(id => id < 0 || id >= model.Config.VocabSize))
-        {
-            throw new ArgumentException($"the prompt contains token ids outside the vocabulary (0-{model.Config.VocabSize - 1})", nameof(request));
-        }
     }
 
     private Tensor Prefill(List<Sequence> sequences, int longest, KvCache cache)
@@ -131,59 +111,5 @@ public sealed class TextGenerator(GptModel model, ITokenizer tokenizer)
         }
 
         return next;
-    }
-
-    private sealed class Sequence(GenerationRequest request)
-    {
-        private readonly List<int> _tokens = [];
-        private string? _stoppedText;
-
-        public GenerationRequest Request => request;
-
-        public TokenSampler Sampler { get; } = new(request.Options);
-
-        public FinishReason? Reason { get; private set; }
-
-        public bool Finished => Reason is not null;
-
-        public void Accept(int token, ITokenizer tokenizer, bool contextFull)
-        {
-            _tokens.Add(token);
-            if (token == tokenizer.EndOfTextId)
-            {
-                _tokens.RemoveAt(_tokens.Count - 1);
-                Reason = FinishReason.EndOfText;
-                return;
-            }
-
-            if (request.Options.StopSequences.Count > 0)
-            {
-                var text = tokenizer.Decode(_tokens);
-                var stopAt = request.Options.StopSequences
-                    .Select(stop => text.IndexOf(stop, StringComparison.Ordinal))
-                    .Where(index => index >= 0)
-                    .DefaultIfEmpty(-1)
-                    .Min();
-                if (stopAt >= 0)
-                {
-                    _stoppedText = text[..stopAt];
-                    Reason = FinishReason.Stop;
-                    return;
-                }
-            }
-
-            if (_tokens.Count >= request.Options.MaxNewTokens)
-            {
-                Reason = FinishReason.Length;
-            }
-            else if (contextFull)
-            {
-                // The cache holds the whole context: the token just sampled cannot be fed back.
-                Reason = FinishReason.ContextFull;
-            }
-        }
-
-        public GenerationResult ToResult(ITokenizer tokenizer) =>
-            new(_tokens, _stoppedText ?? tokenizer.Decode(_tokens), Reason ?? FinishReason.Length, request.Prompt.Count);
     }
 }

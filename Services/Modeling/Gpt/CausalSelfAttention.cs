@@ -27,7 +27,7 @@ internal sealed class CausalSelfAttention : Module<Tensor, Tensor>
     /// <param name="input">[batch, steps, width]</param>
     /// <param name="cache">When given, keys and values are appended to it and attention covers the whole prefix.</param>
     /// <param name="mask">Boolean [batch, 1, steps, keys] (true = may attend), or null for plain causal attention.</param>
-    public Tensor Forward(Tensor input, KvCache? cache, Tensor? mask)
+    public Tensor Forward(Tensor input, IAttentionCache? cache, Tensor? mask)
     {
         var batch = input.shape[0];
         var steps = input.shape[1];

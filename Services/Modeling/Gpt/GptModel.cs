@@ -79,6 +79,27 @@ public sealed class GptModel : Module<Tensor, Tensor>
         return functional.linear(ln_f.forward(x), wte.weight!);
     }
 
+    /// <summary>
+    /// One decode step for slots [0, rows) of a <see cref="SlotKvCache"/>: <paramref name="tokens"/>
+    /// [rows, 1] holds each slot's latest token (anything for free slots). Returns logits [rows, 1, vocab].
+    /// </summary>
+    public Tensor DecodeSlots(Tensor tokens, SlotKvCache cache)
+    {
+        var rows = (int)tokens.shape[0];
+        var positions = tensor(cache.BeginStep(rows, tokens.device), device: tokens.device).view(rows, 1);
+        // Each row sees its own prefix and the new token, nothing beyond.
+        var keyIndex = arange(positions.max().item<long>() + 1, dtype: int64, device: tokens.device).view(1, 1, 1, -1);
+        var mask = keyIndex.le(positions.view(rows, 1, 1, 1));
+        var x = wte.forward(tokens) + wpe.forward(positions);
+        foreach (var block in h)
+        {
+            x = block.Forward(x, cache, mask);
+        }
+
+        cache.EndStep();
+        return functional.linear(ln_f.forward(x), wte.weight!);
+    }
+
     /// <summary>The bytes held by the linear layers' weights (int8 values plus their scales when quantized).</summary>
     public long LinearWeightBytes() =>
         modules().Sum(module => module switch

@@ -8,7 +8,7 @@ namespace MsSwift.Modeling.Gpt;
 /// Sequences of different lengths are left-padded: <see cref="PadLengths"/> says how many leading
 /// positions of each row are padding that no real token may attend to.
 /// </summary>
-public sealed class KvCache : IDisposable
+public sealed class KvCache : IAttentionCache, IDisposable
 {
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;
@@ -31,6 +31,9 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>Keys of <paramref name="layer"/> for positions [0, length), for copying into a <see cref="SlotKvCache"/>.</summary>
+    internal (Tensor Keys, Tensor Values) Prefix(int layer) => (_keys[layer].narrow(2, 0, Length), _values[layer].narrow(2, 0, Length));
+
     private KvCache(Tensor[] keys, Tensor[] values, int capacity, long[] padLengths, int length)
     {
         _keys = keys;
@@ -52,7 +55,7 @@ public sealed class KvCache : IDisposable
     public bool HasPadding => PadLengths.Any(pad => pad > 0);
 
     /// <summary>Writes this step's keys and values at the current length and returns the whole prefix.</summary>
-    internal (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
     {
         var steps = (int)keys.shape[2];
         if (Length + steps > Capacity)

@@ -23,7 +23,7 @@ internal sealed class TransformerBlock : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input) => Forward(input, cache: null, mask: null);
 
-    public Tensor Forward(Tensor input, KvCache? cache, Tensor? mask)
+    public Tensor Forward(Tensor input, IAttentionCache? cache, Tensor? mask)
     {
         var x = input + attn.Forward(ln_1.forward(input), cache, mask);
         return x + mlp.forward(ln_2.forward(x));

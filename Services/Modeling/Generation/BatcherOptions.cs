@@ -1,0 +1,45 @@
+namespace MsSwift.Modeling.Generation;
+
+/// <summary>The batching knobs, named after Triton's dynamic batcher.</summary>
+public sealed record BatcherOptions
+{
+    /// <summary>Sequences decoded together in one step (KV-cache slots).</summary>
+    public int MaxBatchSize { get; init; } = 16;
+
+    /// <summary>Requests waiting for a slot; one more is refused at once (admission control).</summary>
+    public int MaxQueueSize { get; init; } = 256;
+
+    /// <summary>
+    /// How long an idle engine waits for more requests before starting a batch. 0 (the default)
+    /// starts at once, so batching never slows a lone request; requests that arrive later join
+    /// the running batch between decode steps anyway.
+    /// </summary>
+    public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.Zero;
+
+    public BatcherOptions Validate()
+    {
+        if (MaxBatchSize is < 1 or > 1024)
+        {
+            throw new ArgumentException($"MaxBatchSize must be between 1 and 1024, got {MaxBatchSize}", nameof(MaxBatchSize));
+        }
+
+        if (MaxQueueSize is < 1 or > 1_000_000)
+        {
+            throw new ArgumentException($"MaxQueueSize must be between 1 and 1000000, got {MaxQueueSize}", nameof(MaxQueueSize));
+        }
+
+        if (MaxQueueDelay < TimeSpan.Zero || MaxQueueDelay > TimeSpan.FromSeconds(10))
+        {
+            throw new ArgumentException($"MaxQueueDelay must be between 0 and 10 s, got {MaxQueueDelay}", nameof(MaxQueueDelay));
+        }
+
+        return this;
+    }
+}
+
+/// <summary>The batcher's queue is full: the caller should retry later (gRPC ResourceExhausted, HTTP 429).</summary>
+public sealed class QueueFullException(int capacity)
+    : Exception($"the generation queue is full ({capacity} requests waiting); retry later")
+{
+    public int Capacity { get; } = capacity;
+}

@@ -1,0 +1,266 @@
+using System.Threading.Channels;
+using MsSwift.Modeling.Gpt;
+using MsSwift.Modeling.Tokenizers;
+using static TorchSharp.torch;
+
+namespace MsSwift.Modeling.Generation;
+
+/// <summary>
+/// Iteration-level (continuous) batching: one engine thread owns the model and a slot KV cache.
+/// Between decode steps, waiting requests are prefilled into free slots and finished sequences
+/// leave, so a short answer never waits for a long one and the batch stays full under load.
+/// Requests wait in a bounded queue; when it is full, <see cref="Submit"/> refuses at once.
+/// </summary>
+public sealed class ContinuousBatcher : IAsyncDisposable
+{
+    private readonly GptModel _model;
+    private readonly ITokenizer _tokenizer;
+    private readonly BatcherOptions _options;
+    private readonly Channel<GenerationHandle> _queue;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _accepting = true;
+    private int _queued;
+    private int _running;
+    private long _decodeSteps;
+    private long _decodedTokens;
+
+    public ContinuousBatcher(GptModel model, ITokenizer tokenizer, BatcherOptions options)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        _options = options.Validate();
+        _queue = Channel.CreateBounded<GenerationHandle>(new BoundedChannelOptions(options.MaxQueueSize)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of waiting
+        });
+        var engine = new Thread(RunEngine) { IsBackground = true, Name = "msswift-batcher" };
+        engine.Start();
+    }
+
+    /// <summary>Requests waiting for a slot.</summary>
+    public int QueuedCount => Volatile.Read(ref _queued);
+
+    /// <summary>Sequences in the running batch.</summary>
+    public int RunningCount => Volatile.Read(ref _running);
+
+    /// <summary>Decode steps run (executions) and tokens they produced (inferences), for average batch size.</summary>
+    public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
+
+    public long DecodedTokens => Interlocked.Read(ref _decodedTokens);
+
+    /// <summary>
+    /// Queues a request. Throws <see cref="ArgumentException"/> for an invalid request,
+    /// <see cref="QueueFullException"/> when the queue is full, and <see cref="InvalidOperationException"/>
+    /// once the batcher is stopping. Cancelling <paramref name="cancellationToken"/> ends the request.
+    /// </summary>
+    public GenerationHandle Submit(GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        Sequence.Validate(request, _model.Config);
+        if (!_accepting)
+        {
+            throw new InvalidOperationException("the model version is being unloaded; it takes no new requests");
+        }
+
+        var handle = new GenerationHandle(request, cancellationToken);
+        Interlocked.Increment(ref _queued);
+        if (!_queue.Writer.TryWrite(handle))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new QueueFullException(_options.MaxQueueSize);
+        }
+
+        return handle;
+    }
+
+    /// <summary>Stops taking requests and completes when every queued and running one has finished.</summary>
+    public Task DrainAsync()
+    {
+        _accepting = false;
+        _queue.Writer.TryComplete();
+        return _stopped.Task;
+    }
+
+    /// <summary>Stops at once: running and queued requests fail.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _accepting = false;
+        _queue.Writer.TryComplete();
+        await _abort.CancelAsync();
+        await _stopped.Task;
+        _abort.Dispose();
+    }
+
+    private void RunEngine()
+    {
+        var slots = new Sequence?[_options.MaxBatchSize];
+        var handles = new GenerationHandle?[_options.MaxBatchSize];
+        try
+        {
+            using var inference = inference_mode();
+            using var cache = new SlotKvCache(_model.Config, _options.MaxBatchSize, _model.Device, _model.DType);
+            while (!_abort.IsCancellationRequested)
+            {
+                if (cache.ActiveRows == 0 && !WaitForWork())
+                {
+                    break;
+                }
+
+                Admit(cache, slots, handles);
+                if (cache.ActiveRows > 0)
+                {
+                    DecodeStep(cache, slots, handles);
+                }
+            }
+        }
+        catch (Exception error)
+        {
+            FailAll(handles, error);
+            _stopped.TrySetException(error);
+            return;
+        }
+        finally
+        {
+            var stopped = new OperationCanceledException("the model version was unloaded");
+            FailAll(handles, stopped);
+            while (_queue.Reader.TryRead(out var waiting))
+            {
+                waiting.Fail(stopped);
+            }
+        }
+
+        _stopped.TrySetResult();
+    }
+
+    /// <summary>Blocks while idle; false once the queue is completed and empty (drained) or aborted.</summary>
+    private bool WaitForWork()
+    {
+        try
+        {
+            if (!_queue.Reader.WaitToReadAsync(_abort.Token).AsTask().GetAwaiter().GetResult())
+            {
+                return false;
+            }
+
+            if (_options.MaxQueueDelay > TimeSpan.Zero)
+            {
+                var deadline = TimeProvider.System.GetTimestamp();
+                while (_queue.Reader.Count < _options.MaxBatchSize && TimeProvider.System.GetElapsedTime(deadline) < _options.MaxQueueDelay)
+                {
+                    Thread.Sleep(1);
+                }
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Admit(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles)
+    {
+        while (cache.FreeSlots > 0 && _queue.Reader.TryRead(out var handle))
+        {
+            Interlocked.Decrement(ref _queued);
+            if (handle.CancellationToken.IsCancellationRequested)
+            {
+                handle.Fail(new OperationCanceledException(handle.CancellationToken));
+                continue;
+            }
+
+            handle.Started();
+            var sequence = new Sequence(handle.Request);
+            using var scope = NewDisposeScope();
+            using var prefill = new KvCache(_model.Config, 1, _model.Device, _model.DType);
+            var prompt = tensor(handle.Request.Prompt.Select(id => (long)id).ToArray(), [1, handle.Request.Prompt.Count], device: _model.Device);
+            var logits = _model.Logits(prompt, prefill).select(1, -1).to(float32).cpu()[0];
+            if (Accept(sequence, handle, logits, contextFull: prefill.Length >= cache.Capacity))
+            {
+                sequence.Sampler.Dispose();
+                continue;
+            }
+
+            var slot = cache.Admit(prefill);
+            slots[slot] = sequence;
+            handles[slot] = handle;
+            Interlocked.Increment(ref _running);
+        }
+    }
+
+    private void DecodeStep(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles)
+    {
+        using var scope = NewDisposeScope();
+        var rows = cache.ActiveRows;
+        var last = new long[rows];
+        for (var slot = 0; slot < rows; slot++)
+        {
+            last[slot] = slots[slot]?.LastToken ?? 0;
+        }
+
+        var logits = _model.DecodeSlots(tensor(last, [rows, 1], device: _model.Device), cache).select(1, 0).to(float32).cpu();
+        var active = 0;
+        for (var slot = 0; slot < rows; slot++)
+        {
+            if (slots[slot] is not { } sequence || handles[slot] is not { } handle)
+            {
+                continue;
+            }
+
+            active++;
+            var finished = handle.CancellationToken.IsCancellationRequested
+                ? Cancel(handle)
+                : Accept(sequence, handle, logits[slot], contextFull: cache.LengthOf(slot) >= cache.Capacity);
+            if (finished)
+            {
+                sequence.Sampler.Dispose();
+                slots[slot] = null;
+                handles[slot] = null;
+                cache.Release(slot);
+                Interlocked.Decrement(ref _running);
+            }
+        }
+
+        Interlocked.Increment(ref _decodeSteps);
+        Interlocked.Add(ref _decodedTokens, active);
+    }
+
+    /// <summary>Samples and emits the next token; true when the sequence has finished.</summary>
+    private bool Accept(Sequence sequence, GenerationHandle handle, Tensor logits, bool contextFull)
+    {
+        var token = sequence.Request.Options.IsGreedy ? (int)logits.argmax().item<long>() : sequence.Sampler.Sample(logits);
+        sequence.Accept(token, _tokenizer, contextFull);
+        if (sequence.Reason != FinishReason.EndOfText)
+        {
+            handle.Emit(token);
+        }
+
+        if (sequence.Finished)
+        {
+            handle.Complete(sequence.ToResult(_tokenizer));
+        }
+
+        return sequence.Finished;
+    }
+
+    private static bool Cancel(GenerationHandle handle)
+    {
+        handle.Fail(new OperationCanceledException(handle.CancellationToken));
+        return true;
+    }
+
+    private void FailAll(GenerationHandle?[] handles, Exception error)
+    {
+        for (var slot = 0; slot < handles.Length; slot++)
+        {
+            if (handles[slot] is { } handle)
+            {
+                handle.Fail(error);
+                handles[slot] = null;
+                Interlocked.Decrement(ref _running);
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using static TorchSharp.torch;
+
+namespace MsSwift.Modeling.Gpt;
+
+/// <summary>
+/// A KV cache of fixed slots for continuous batching: each slot holds one sequence with its own
+/// length, so sequences join (a prefilled cache is copied into a free slot) and leave (the slot
+/// is released) between decode steps while the others carry on. A decode step writes each slot's
+/// new key and value at that slot's own position.
+/// </summary>
+public sealed class SlotKvCache : IAttentionCache, IDisposable
+{
+    private readonly GptConfig _config;
+    private readonly Tensor[] _keys;
+    private readonly Tensor[] _values;
+    private readonly long[] _lengths;
+    private readonly bool[] _occupied;
+    private Tensor? _writeIndex;
+    private int _rows;
+    private int _view;
+
+    public SlotKvCache(GptConfig config, int slots, Device device, ScalarType dtype)
+    {
+        _config = config;
+        _keys = new Tensor[config.Layers];
+        _values = new Tensor[config.Layers];
+        for (var layer = 0; layer < config.Layers; layer++)
+        {
+            _keys[layer] = zeros([slots, config.Heads, config.ContextLength, config.HeadWidth], dtype: dtype, device: device).DetachFromDisposeScope();
+            _values[layer] = zeros([slots, config.Heads, config.ContextLength, config.HeadWidth], dtype: dtype, device: device).DetachFromDisposeScope();
+        }
+
+        _lengths = new long[slots];
+        _occupied = new bool[slots];
+    }
+
+    public int Slots => _occupied.Length;
+
+    public int Capacity => _config.ContextLength;
+
+    /// <summary>One past the highest occupied slot: decode steps cover slots [0, ActiveRows).</summary>
+    public int ActiveRows => Array.LastIndexOf(_occupied, true) + 1;
+
+    public int FreeSlots => _occupied.Count(occupied => !occupied);
+
+    public long LengthOf(int slot) => _lengths[slot];
+
+    /// <summary>Takes the lowest free slot and fills it from a single-sequence prefill cache.</summary>
+    public int Admit(KvCache prefilled)
+    {
+        if (prefilled.BatchSize != 1 || prefilled.HasPadding)
+        {
+            throw new ArgumentException("a slot takes one unpadded sequence", nameof(prefilled));
+        }
+
+        var slot = Array.IndexOf(_occupied, false);
+        if (slot < 0)
+        {
+            throw new InvalidOperationException("no free slot");
+        }
+
+        for (var layer = 0; layer < _keys.Length; layer++)
+        {
+            var (keys, values) = prefilled.Prefix(layer);
+            _keys[layer][slot].narrow(1, 0, prefilled.Length).copy_(keys[0]);
+            _values[layer][slot].narrow(1, 0, prefilled.Length).copy_(values[0]);
+        }
+
+        _lengths[slot] = prefilled.Length;
+        _occupied[slot] = true;
+        return slot;
+    }
+
+    public void Release(int slot)
+    {
+        _occupied[slot] = false;
+        _lengths[slot] = 0;
+    }
+
+    /// <summary>Prepares a one-token decode over slots [0, rows); returns each row's position for the new token.</summary>
+    internal long[] BeginStep(int rows, Device device)
+    {
+        var positions = _lengths[..rows];
+        if (positions.Any(position => position >= Capacity))
+        {
+            throw new InvalidOperationException($"a slot reached the context length of {Capacity}");
+        }
+
+        _rows = rows;
+        _view = (int)positions.Max() + 1;
+        _writeIndex?.Dispose();
+        _writeIndex = tensor(positions, device: device).view(rows, 1, 1, 1)
+            .expand(rows, _config.Heads, 1, _config.HeadWidth).contiguous().DetachFromDisposeScope();
+        return positions;
+    }
+
+    /// <summary>Counts the step's token for every occupied slot (free rows computed nothing that is kept).</summary>
+    internal void EndStep()
+    {
+        for (var slot = 0; slot < _rows; slot++)
+        {
+            if (_occupied[slot])
+            {
+                _lengths[slot]++;
+            }
+        }
+    }
+
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
+    {
+        var cachedKeys = _keys[layer].narrow(0, 0, _rows);
+        var cachedValues = _values[layer].narrow(0, 0, _rows);
+        cachedKeys.scatter_(2, _writeIndex!, keys);
+        cachedValues.scatter_(2, _writeIndex!, values);
+        return (cachedKeys.narrow(2, 0, _view), cachedValues.narrow(2, 0, _view));
+    }
+
+    public void Dispose()
+    {
+        _writeIndex?.Dispose();
+        foreach (var tensor in _keys.Concat(_values))
+        {
+            tensor.Dispose();
+        }
+    }
+}
