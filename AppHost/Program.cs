@@ -34,6 +34,9 @@ builder.AddService<Projects.MsSwift_Training>("worker")
 
 // Inference: Predict, OpenAI-compatible API, Kafka async path.
 var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
+    .WithCheckpointStore()
+    // Until something is trained and promoted, serve an untrained demo model (development only).
+    .WithEnvironment("Inference__BootstrapDemoModel", builder.ExecutionContext.IsPublishMode ? "false" : "true")
     .WithDependency(redis)
     .WithDependency(kafka)
     .WithDependency(registry);

@@ -35,6 +35,20 @@ internal static class ServiceResources
             .WithHttpHealthCheck(ReadinessPath, endpointName: HttpEndpoint);
     }
 
+    /// <summary>
+    /// Points a model service at the checkpoint store shared by training and inference:
+    /// <c>Checkpoints:Directory</c> (default <c>.data/checkpoints</c> at the repository root) when
+    /// running, a volume path in published (Kubernetes) form.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithCheckpointStore(this IResourceBuilder<ProjectResource> service)
+    {
+        var builder = service.ApplicationBuilder;
+        var directory = builder.ExecutionContext.IsPublishMode
+            ? "/var/lib/msswift/checkpoints"
+            : Path.GetFullPath(builder.Configuration["Checkpoints:Directory"] ?? Path.Combine(builder.AppHostDirectory, "..", ".data", "checkpoints"));
+        return service.WithEnvironment("Inference__CheckpointDirectory", directory);
+    }
+
     /// <summary>References a dependency and, where it has a lifecycle to wait on, starts after it is healthy.</summary>
     public static IResourceBuilder<ProjectResource> WithDependency(
         this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> dependency)

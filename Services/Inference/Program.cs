@@ -1,4 +1,5 @@
 using MsSwift.Inference.Extensions;
+using MsSwift.Inference.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -7,4 +8,5 @@ builder.Services.AddGrpc();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapGrpcService<ModelServiceImpl>();
 app.Run();

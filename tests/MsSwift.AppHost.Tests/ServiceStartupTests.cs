@@ -9,13 +9,14 @@ namespace MsSwift.AppHost.Tests;
 public sealed class ServiceStartupTests
 {
     [Fact]
-    public async Task Inference_without_connection_strings_exits_naming_both_keys()
+    public async Task Inference_without_configuration_exits_naming_every_missing_key()
     {
         var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Inference().ProjectPath, new Dictionary<string, string>());
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("ConnectionStrings:kafka is missing", output);
         Assert.Contains("ConnectionStrings:redis is missing", output);
+        Assert.Contains("Inference:CheckpointDirectory is missing", output);
         Assert.DoesNotContain("Now listening on", output);
     }
 

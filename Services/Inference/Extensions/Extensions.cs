@@ -1,11 +1,36 @@
+using Microsoft.Extensions.Options;
+using MsSwift.Inference.Models;
+using MsSwift.Modeling;
+using MsSwift.Modeling.Checkpoints;
+
 namespace MsSwift.Inference.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>Inference reads model events and async requests from Kafka and shares state in Redis.</summary>
+    /// <summary>
+    /// Inference serves model versions from the shared checkpoint store through continuous
+    /// batchers; it reads model events and async requests from Kafka and shares state in Redis.
+    /// </summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddKafka();
         builder.AddRedis();
+        TorchRuntime.Configure(builder.Configuration);
+
+        builder.Services.AddOptions<InferenceOptions>()
+            .BindConfiguration(InferenceOptions.SectionName)
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>();
+
+        builder.Services.AddSingleton<ICheckpointStore>(services =>
+            new LocalDirectoryCheckpointStore(services.GetRequiredService<IOptions<InferenceOptions>>().Value.CheckpointDirectory));
+        // Hosted services are built before options are validated at start: taking the store lazily
+        // lets validation report every bad setting at once instead of failing inside a constructor.
+        builder.Services.AddSingleton(services => new Lazy<ICheckpointStore>(services.GetRequiredService<ICheckpointStore>));
+        builder.Services.AddSingleton<ModelCatalog>();
+        builder.Services.AddSingleton<ModelBootstrapper>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ModelBootstrapper>());
+        builder.Services.AddHostedService<ModelEventsConsumer>();
+        builder.Services.AddHealthChecks().AddCheck<ModelReadinessHealthCheck>("model");
     }
 }

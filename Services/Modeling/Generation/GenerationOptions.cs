@@ -30,20 +30,45 @@ public sealed record GenerationOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
     public GenerationOptions Validate()
     {
-        Require(MaxNewTokens is >= 1 and <= MaxNewTokensLimit, nameof(MaxNewTokens), $"must be between 1 and {MaxNewTokensLimit}, got {MaxNewTokens}");
-        Require(Temperature is >= 0 and <= MaxTemperature && double.IsFinite(Temperature), nameof(Temperature), $"must be between 0 and {MaxTemperature}, got {Temperature}");
-        Require(TopK >= 0, nameof(TopK), $"must be 0 (off) or positive, got {TopK}");
-        Require(TopP is > 0 and <= 1, nameof(TopP), $"must be in (0, 1], got {TopP}");
-        Require(StopSequences.Count <= MaxStopSequences, nameof(StopSequences), $"allows at most {MaxStopSequences} entries, got {StopSequences.Count}");
-        Require(StopSequences.All(stop => !string.IsNullOrEmpty(stop)), nameof(StopSequences), "must not contain empty strings");
+        foreach (var (field, message) in Violations())
+        {
+            throw new ArgumentException($"{field} {message}", field);
+        }
+
         return this;
     }
 
-    private static void Require(bool condition, string field, string message)
+    /// <summary>Every invalid field (by property name) with what is wrong, for errors that list them all.</summary>
+    public IEnumerable<(string Field, string Message)> Violations()
     {
-        if (!condition)
+        if (MaxNewTokens is < 1 or > MaxNewTokensLimit)
         {
-            throw new ArgumentException($"{field} {message}", field);
+            yield return (nameof(MaxNewTokens), $"must be between 1 and {MaxNewTokensLimit}, got {MaxNewTokens}");
+        }
+
+        if (Temperature is < 0 or > MaxTemperature || !double.IsFinite(Temperature))
+        {
+            yield return (nameof(Temperature), $"must be between 0 and {MaxTemperature}, got {Temperature}");
+        }
+
+        if (TopK < 0)
+        {
+            yield return (nameof(TopK), $"must be 0 (off) or positive, got {TopK}");
+        }
+
+        if (TopP is <= 0 or > 1 || double.IsNaN(TopP))
+        {
+            yield return (nameof(TopP), $"must be in (0, 1], got {TopP}");
+        }
+
+        if (StopSequences.Count > MaxStopSequences)
+        {
+            yield return (nameof(StopSequences), $"allows at most {MaxStopSequences} entries, got {StopSequences.Count}");
+        }
+
+        if (StopSequences.Any(string.IsNullOrEmpty))
+        {
+            yield return (nameof(StopSequences), "must not contain empty strings");
         }
     }
 }

@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Options;
+
+namespace MsSwift.Inference;
+
+/// <summary>The <c>Inference</c> configuration section.</summary>
+public sealed class InferenceOptions
+{
+    public const string SectionName = "Inference";
+
+    /// <summary>Root of the local checkpoint store shared with training.</summary>
+    public string CheckpointDirectory { get; set; } = "";
+
+    /// <summary>The model a request without a model name gets.</summary>
+    public string DefaultModel { get; set; } = "demo";
+
+    /// <summary>Versions to load at start; the one marked Production serves requests without a version.</summary>
+    public List<ServedModelOptions> Models { get; set; } = [];
+
+    /// <summary>
+    /// Development only: when no model is configured, create (once) and serve a small seeded,
+    /// untrained model as demo/v1 so the cluster runs end to end before anything is trained.
+    /// </summary>
+    public bool BootstrapDemoModel { get; set; }
+
+    /// <summary>Sequences decoded together per model version.</summary>
+    public int MaxBatchSize { get; set; } = 16;
+
+    /// <summary>Requests waiting per model version before new ones are refused (ResourceExhausted).</summary>
+    public int MaxQueueSize { get; set; } = 256;
+
+    /// <summary>How long an idle engine waits to fill a batch; 0 never delays a lone request.</summary>
+    public int MaxQueueDelayMs { get; set; }
+}
+
+public sealed class ServedModelOptions
+{
+    public string Name { get; set; } = "";
+
+    public string Version { get; set; } = "";
+
+    /// <summary>Checkpoint name in the store, e.g. <c>tiny/v1/model.safetensors</c>.</summary>
+    public string Checkpoint { get; set; } = "";
+
+    public bool Production { get; set; }
+}
+
+internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOptions>
+{
+    public ValidateOptionsResult Validate(string? name, InferenceOptions options)
+    {
+        var failures = new List<string>();
+        var section = InferenceOptions.SectionName;
+        if (string.IsNullOrWhiteSpace(options.CheckpointDirectory))
+        {
+            failures.Add($"{section}:CheckpointDirectory is missing: set it to the checkpoint store's directory");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DefaultModel))
+        {
+            failures.Add($"{section}:DefaultModel must not be empty");
+        }
+
+        if (options.MaxBatchSize is < 1 or > 1024)
+        {
+            failures.Add($"{section}:MaxBatchSize must be between 1 and 1024, got {options.MaxBatchSize}");
+        }
+
+        if (options.MaxQueueSize is < 1 or > 1_000_000)
+        {
+            failures.Add($"{section}:MaxQueueSize must be between 1 and 1000000, got {options.MaxQueueSize}");
+        }
+
+        if (options.MaxQueueDelayMs is < 0 or > 10_000)
+        {
+            failures.Add($"{section}:MaxQueueDelayMs must be between 0 and 10000, got {options.MaxQueueDelayMs}");
+        }
+
+        for (var i = 0; i < options.Models.Count; i++)
+        {
+            var model = options.Models[i];
+            if (string.IsNullOrWhiteSpace(model.Name) || string.IsNullOrWhiteSpace(model.Version) || string.IsNullOrWhiteSpace(model.Checkpoint))
+            {
+                failures.Add($"{section}:Models:{i} needs Name, Version and Checkpoint");
+            }
+        }
+
+        foreach (var group in options.Models.GroupBy(model => model.Name).Where(group => group.Count(model => model.Production) > 1))
+        {
+            failures.Add($"{section}:Models marks more than one version of '{group.Key}' as Production");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,165 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Options;
+using MsSwift.Modeling.Checkpoints;
+using MsSwift.Modeling.Generation;
+
+namespace MsSwift.Inference.Models;
+
+/// <summary>
+/// The model versions this replica has loaded, and which one of each model is in production.
+/// Lookups read an immutable snapshot, so a promotion switches every new request at once while
+/// requests already running keep the version they started on; an unloaded version drains first.
+/// </summary>
+public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<InferenceOptions> options, ILogger<ModelCatalog> logger) : IAsyncDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _loading = new(1, 1);
+    private ImmutableDictionary<string, ImmutableDictionary<string, ServedModel>> _versions = ImmutableDictionary<string, ImmutableDictionary<string, ServedModel>>.Empty;
+    private ImmutableDictionary<string, string> _production = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>True once some model has a production version.</summary>
+    public bool IsReady => !_production.IsEmpty;
+
+    public string DefaultModel => options.Value.DefaultModel;
+
+    /// <summary>(model, version, is production) for every loaded version.</summary>
+    public IReadOnlyList<(string Model, string Version, bool Production)> Loaded()
+    {
+        var versions = _versions;
+        var production = _production;
+        return versions.SelectMany(model => model.Value.Keys.Select(version =>
+            (model.Key, version, production.GetValueOrDefault(model.Key) == version))).OrderBy(entry => entry.Key).ThenBy(entry => entry.version).ToList();
+    }
+
+    /// <summary>Loads a version from the checkpoint store next to the ones already loaded (no-op if loaded).</summary>
+    public async Task<ServedModel> LoadAsync(string model, string version, string checkpoint, CancellationToken cancellationToken = default)
+    {
+        await _loading.WaitAsync(cancellationToken);
+        try
+        {
+            if (_versions.GetValueOrDefault(model)?.GetValueOrDefault(version) is { } existing)
+            {
+                return existing;
+            }
+
+            var started = TimeProvider.System.GetTimestamp();
+            // Reading and building the model is CPU-bound: keep it off request threads.
+            var loaded = await Task.Run(() => GptCheckpoint.LoadAsync(store.Value, checkpoint, cancellationToken: cancellationToken), cancellationToken);
+            var settings = options.Value;
+            var batcher = new ContinuousBatcher(loaded.Model, loaded.Tokenizer, new BatcherOptions
+            {
+                MaxBatchSize = settings.MaxBatchSize,
+                MaxQueueSize = settings.MaxQueueSize,
+                MaxQueueDelay = TimeSpan.FromMilliseconds(settings.MaxQueueDelayMs),
+            });
+            var served = new ServedModel(model, version, loaded, batcher);
+            lock (_gate)
+            {
+                _versions = _versions.SetItem(model, (_versions.GetValueOrDefault(model) ?? ImmutableDictionary<string, ServedModel>.Empty).SetItem(version, served));
+            }
+
+            var elapsedMs = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
+            LogLoaded(logger, model, version, checkpoint, elapsedMs);
+            return served;
+        }
+        finally
+        {
+            _loading.Release();
+        }
+    }
+
+    /// <summary>Makes a loaded version the production one; returns the version it replaced, if any.</summary>
+    public string? Promote(string model, string version)
+    {
+        lock (_gate)
+        {
+            if (_versions.GetValueOrDefault(model)?.ContainsKey(version) != true)
+            {
+                throw NotFound(model, version);
+            }
+
+            var previous = _production.GetValueOrDefault(model);
+            _production = _production.SetItem(model, version);
+            LogPromoted(logger, model, version, previous ?? "(none)");
+            return previous == version ? null : previous;
+        }
+    }
+
+    /// <summary>Stops routing to a version, lets its requests finish, then frees it. The production version cannot be unloaded.</summary>
+    public async Task UnloadAsync(string model, string version)
+    {
+        ServedModel? served;
+        lock (_gate)
+        {
+            if (_production.GetValueOrDefault(model) == version)
+            {
+                throw new InvalidOperationException($"version '{version}' of '{model}' is in production; promote another version first");
+            }
+
+            served = _versions.GetValueOrDefault(model)?.GetValueOrDefault(version);
+            if (served is null)
+            {
+                return;
+            }
+
+            _versions = _versions.SetItem(model, _versions[model].Remove(version));
+        }
+
+        await served.DisposeAsync();
+        LogUnloaded(logger, model, version);
+    }
+
+    /// <summary>
+    /// The version a request names, or the model's production version when it names none.
+    /// Throws <see cref="ModelNotFoundException"/> listing what is available.
+    /// </summary>
+    public ServedModel Resolve(string? model, string? version)
+    {
+        model = string.IsNullOrEmpty(model) ? DefaultModel : model;
+        var versions = _versions.GetValueOrDefault(model);
+        if (versions is null || versions.IsEmpty)
+        {
+            throw new ModelNotFoundException($"unknown model '{model}'; available models: {Join(_versions.Where(entry => !entry.Value.IsEmpty).Select(entry => entry.Key))}");
+        }
+
+        if (string.IsNullOrEmpty(version))
+        {
+            version = _production.GetValueOrDefault(model)
+                ?? throw new ModelNotFoundException($"model '{model}' has no production version; available versions: {Join(versions.Keys)}");
+        }
+
+        return versions.GetValueOrDefault(version) ?? throw NotFound(model, version);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        var all = _versions.Values.SelectMany(versions => versions.Values).ToList();
+        _versions = _versions.Clear();
+        _production = _production.Clear();
+        foreach (var served in all)
+        {
+            await served.Batcher.DisposeAsync();
+            served.Loaded.Dispose();
+        }
+
+        _loading.Dispose();
+    }
+
+    private ModelNotFoundException NotFound(string model, string version) =>
+        new($"model '{model}' has no version '{version}'; available versions: {Join(_versions.GetValueOrDefault(model)?.Keys ?? [])}");
+
+    private static string Join(IEnumerable<string> names)
+    {
+        var sorted = names.Order(StringComparer.Ordinal).ToList();
+        return sorted.Count == 0 ? "(none)" : string.Join(", ", sorted);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} {Version} from {Checkpoint} in {ElapsedMs:F0} ms")]
+    private static partial void LogLoaded(ILogger logger, string model, string version, string checkpoint, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Promoted {Model} {Version} to production (was {Previous})")]
+    private static partial void LogPromoted(ILogger logger, string model, string version, string previous);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Unloaded {Model} {Version} after its requests finished")]
+    private static partial void LogUnloaded(ILogger logger, string model, string version);
+}
