@@ -11,12 +11,15 @@ namespace MsSwift.ServiceDefaults.Kafka;
 /// </summary>
 public sealed class KafkaConsumerFactory(IOptions<KafkaOptions> options, ILoggerFactory loggerFactory)
 {
-    public IConsumer<string, byte[]> Create(string groupId)
+    /// <param name="groupId">The consumer group to join.</param>
+    /// <param name="configure">Adds handlers (for example partition revocation) before the consumer is built.</param>
+    public IConsumer<string, byte[]> Create(string groupId, Action<ConsumerBuilder<string, byte[]>>? configure = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(groupId);
         var logger = loggerFactory.CreateLogger($"{typeof(KafkaConsumerFactory).Namespace}.Consumer.{groupId}");
-        return new ConsumerBuilder<string, byte[]>(KafkaClientConfig.ForConsumer(options.Value, groupId))
-            .SetLogHandler((_, message) => KafkaClientConfig.Log(logger, message))
-            .Build();
+        var builder = new ConsumerBuilder<string, byte[]>(KafkaClientConfig.ForConsumer(options.Value, groupId))
+            .SetLogHandler((_, message) => KafkaClientConfig.Log(logger, message));
+        configure?.Invoke(builder);
+        return builder.Build();
     }
 }

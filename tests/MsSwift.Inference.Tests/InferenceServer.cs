@@ -23,10 +23,12 @@ public sealed class InferenceServer : ChildProcess
 
     private readonly RedisServer _redis;
     private readonly KafkaDevBroker _kafka;
+    private readonly bool _ownsInfrastructure;
 
-    private InferenceServer(string checkpoints, RedisServer redis, KafkaDevBroker kafka, int httpPort, int grpcPort, IReadOnlyDictionary<string, string> settings)
+    private InferenceServer(string checkpoints, RedisServer redis, KafkaDevBroker kafka, int httpPort, int grpcPort, IReadOnlyDictionary<string, string> settings, bool ownsInfrastructure = true)
         : base("dotnet", ["exec", ServicePath], ServiceEnvironment(checkpoints, redis, kafka, httpPort, grpcPort, settings))
     {
+        _ownsInfrastructure = ownsInfrastructure;
         CheckpointDirectory = checkpoints;
         _redis = redis;
         _kafka = kafka;
@@ -61,6 +63,17 @@ public sealed class InferenceServer : ChildProcess
         return await ListeningAsync(server, httpPort, TimeSpan.FromSeconds(60));
     }
 
+    /// <summary>Another replica on the same Redis, broker and checkpoints; disposing it leaves those running.</summary>
+    public async Task<InferenceServer> StartReplicaAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var httpPort = FreeTcpPort.Next();
+        var replica = new InferenceServer(CheckpointDirectory, _redis, _kafka, httpPort, FreeTcpPort.Next(), settings ?? new Dictionary<string, string>(), ownsInfrastructure: false);
+        return await ListeningAsync(replica, httpPort, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Ends the process at once, as a crash would (no graceful shutdown).</summary>
+    public void Kill() => KillNow();
+
     /// <summary>Waits until <c>/healthz</c> reports ready (a model is loaded).</summary>
     public async Task<HttpResponseMessage> WaitUntilReadyAsync(TimeSpan timeout)
     {
@@ -86,9 +99,12 @@ public sealed class InferenceServer : ChildProcess
     {
         Channel.Dispose();
         await base.DisposeAsync();
-        await _kafka.DisposeAsync();
-        await _redis.DisposeAsync();
-        Directory.Delete(CheckpointDirectory, recursive: true);
+        if (_ownsInfrastructure)
+        {
+            await _kafka.DisposeAsync();
+            await _redis.DisposeAsync();
+            Directory.Delete(CheckpointDirectory, recursive: true);
+        }
     }
 
     /// <summary>A seeded model with weights scaled up so greedy choices are clear-cut.</summary>
@@ -129,6 +145,8 @@ public sealed class InferenceServer : ChildProcess
             ["Inference__MaxBatchSize"] = "8",
             ["Inference__MaxQueueSize"] = "64",
             ["Torch__IntraOpThreads"] = "1",
+            // A dead replica's partitions move on after this (the dev broker's rejoin pitfall).
+            ["Kafka__SessionTimeoutMs"] = "6000",
         };
         foreach (var (key, value) in settings)
         {

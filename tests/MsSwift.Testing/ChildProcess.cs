@@ -104,6 +104,16 @@ public abstract class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL: no shutdown hooks run, as when a machine dies.</summary>
+    protected void KillNow()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+    }
+
     public virtual async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
+using MsSwift.Inference.Kafka;
 using MsSwift.Inference.Models;
+using MsSwift.Inference.Serving;
 using MsSwift.Modeling;
 using MsSwift.Modeling.Checkpoints;
 
@@ -28,9 +30,12 @@ internal static class Extensions
         // lets validation report every bad setting at once instead of failing inside a constructor.
         builder.Services.AddSingleton(services => new Lazy<ICheckpointStore>(services.GetRequiredService<ICheckpointStore>));
         builder.Services.AddSingleton<ModelCatalog>();
+        builder.Services.AddSingleton<PredictExecutor>();
         builder.Services.AddSingleton<ModelBootstrapper>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelBootstrapper>());
         builder.Services.AddHostedService<ModelEventsConsumer>();
+        builder.Services.AddSingleton<AnsweredRequests>();
+        builder.Services.AddHostedService<AsyncPredictWorker>();
         builder.Services.AddHealthChecks().AddCheck<ModelReadinessHealthCheck>("model");
     }
 }

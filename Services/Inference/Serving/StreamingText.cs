@@ -1,7 +1,7 @@
 using MsSwift.Modeling.Generation;
 using MsSwift.Modeling.Tokenizers;
 
-namespace MsSwift.Inference.Grpc;
+namespace MsSwift.Inference.Serving;
 
 /// <summary>
 /// Turns tokens, as they arrive, into text deltas that are safe to send: an incomplete UTF-8

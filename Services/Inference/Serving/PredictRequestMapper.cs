@@ -5,7 +5,7 @@ using MsSwift.Inference.Models;
 using MsSwift.Modeling.Generation;
 using MsSwift.Modeling.Tokenizers;
 
-namespace MsSwift.Inference.Grpc;
+namespace MsSwift.Inference.Serving;
 
 /// <summary>Checks a <see cref="PredictRequest"/> against the model that will serve it and builds the generation request.</summary>
 internal static class PredictRequestMapper

@@ -1,0 +1,75 @@
+using Google.Protobuf;
+using MsSwift.Contracts.V1;
+using MsSwift.Inference.Models;
+using MsSwift.Modeling.Generation;
+
+namespace MsSwift.Inference.Serving;
+
+/// <summary>
+/// The one way a predict request is served, whatever it came through (gRPC, Kafka, HTTP):
+/// validate against the version that will serve it (production when none is named), then
+/// queue it on that version's continuous batcher.
+/// </summary>
+public sealed class PredictExecutor(ModelCatalog catalog)
+{
+    /// <summary>Queues <paramref name="request"/>; throws <see cref="PredictException"/> when it cannot be served.</summary>
+    public (ServedModel Served, GenerationHandle Handle) Submit(PredictRequest request, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            ServedModel served;
+            try
+            {
+                served = catalog.Resolve(request.Model, request.ModelVersion);
+            }
+            catch (ModelNotFoundException error)
+            {
+                throw PredictException.NotFound(error.Message);
+            }
+
+            var (generation, violations) = PredictRequestMapper.Map(request, served);
+            if (violations is not null)
+            {
+                throw PredictException.InvalidArgument(violations);
+            }
+
+            try
+            {
+                return (served, served.Batcher.Submit(generation!, cancellationToken));
+            }
+            catch (QueueFullException error)
+            {
+                throw PredictException.ResourceExhausted(error.Message);
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+                // The version was switched out between the lookup and the submit: look again.
+            }
+        }
+    }
+
+    /// <summary>Serves <paramref name="request"/> to the end.</summary>
+    public async Task<PredictResponse> PredictAsync(PredictRequest request, CancellationToken cancellationToken)
+    {
+        var (served, handle) = Submit(request, cancellationToken);
+        return Response(request, served, await handle.Completion);
+    }
+
+    public static PredictResponse Response(PredictRequest request, ServedModel served, GenerationResult result) => new()
+    {
+        OutputData = ByteString.CopyFromUtf8(result.Text),
+        Model = served.Name,
+        ModelVersion = served.Version,
+        RequestId = request.RequestId,
+        FinishReason = FinishReasonName(result.FinishReason),
+        Usage = new Usage { PromptTokens = result.PromptTokens, CompletionTokens = result.Tokens.Count },
+    };
+
+    public static string FinishReasonName(FinishReason reason) => reason switch
+    {
+        FinishReason.Stop => "stop",
+        FinishReason.EndOfText => "end_of_text",
+        FinishReason.ContextFull => "context_full",
+        _ => "length",
+    };
+}

@@ -1,0 +1,179 @@
+using System.Text;
+using Confluent.Kafka;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MsSwift.Contracts;
+using MsSwift.Contracts.V1;
+using MsSwift.ServiceDefaults.Kafka;
+
+namespace MsSwift.Inference.Tests;
+
+/// <summary>The Kafka request/result path against the real broker and real service processes.</summary>
+public sealed class AsyncPredictTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Requests_on_kafka_are_answered_on_the_results_topic_with_what_grpc_answers()
+    {
+        await using var server = await StartReadyAsync();
+        var ids = Enumerable.Range(0, 12).Select(i => $"async-{i}").ToList();
+        var grpc = await Task.WhenAll(ids.Select(id => server.Client.PredictAsync(Request(id, $"prompt {id}", 10)).ResponseAsync));
+
+        await ProduceAsync(server, ids.Select(id => (id, Request(id, $"prompt {id}", 10).ToByteArray())));
+        var results = await CollectResultsAsync(server, ids.ToHashSet());
+
+        foreach (var (id, expected) in ids.Zip(grpc))
+        {
+            var result = Assert.Single(results, result => result.RequestId == id);
+            Assert.Equal(expected.OutputData, result.Response.OutputData);
+            Assert.Equal("v1", result.Response.ModelVersion);
+        }
+    }
+
+    [Fact]
+    public async Task A_duplicate_request_id_is_answered_once_and_bad_messages_go_where_they_should()
+    {
+        await using var server = await StartReadyAsync();
+        var invalid = new PredictRequest { RequestId = "invalid-1" }; // no input_data
+
+        await ProduceAsync(server, [
+            ("dup-1", Request("dup-1", "same", 5).ToByteArray()),
+            ("dup-1", Request("dup-1", "same", 5).ToByteArray()),
+            ("garbage-1", [0xff, 0xff, 0xff, 0x01]),
+            ("invalid-1", invalid.ToByteArray()),
+            ("marker-1", Request("marker-1", "after", 3).ToByteArray()),
+        ]);
+        var results = await CollectResultsAsync(server, ["dup-1", "invalid-1", "marker-1"]);
+        var deadLetter = await ConsumeOneAsync(server, KafkaTopics.InferenceDeadLetters);
+        // Everything produced so far has been handled once every offset is committed.
+        await WaitForCommitsAsync(server);
+        var allResults = await CollectResultsAsync(server, ["dup-1", "invalid-1", "marker-1"]);
+
+        Assert.Single(allResults, result => result.RequestId == "dup-1");
+        var error = Assert.Single(results, result => result.RequestId == "invalid-1").Error;
+        Assert.Equal((int)Google.Rpc.Code.InvalidArgument, error.Code);
+        Assert.Contains("input_data: must not be empty", error.Message);
+        Assert.Equal("garbage-1", deadLetter.Message.Key);
+        Assert.True(deadLetter.Message.Headers.TryGetLastBytes("msswift-error", out var reason));
+        Assert.StartsWith("not a PredictRequest", Encoding.UTF8.GetString(reason));
+    }
+
+    [Fact]
+    public async Task Killing_a_replica_mid_batch_loses_no_request()
+    {
+        await using var first = await StartReadyAsync();
+        await using var second = await first.StartReplicaAsync();
+        Assert.True((await second.WaitUntilReadyAsync(Timeout)).IsSuccessStatusCode);
+        var ids = Enumerable.Range(0, 40).Select(i => $"kill-{i}").ToHashSet();
+
+        await ProduceAsync(first, ids.Select(id => (id, Request(id, $"work {id}", 60).ToByteArray())));
+        var early = await CollectResultsAsync(first, ids, atLeast: 3);
+        first.Kill();
+        var results = await CollectResultsAsync(second, ids);
+
+        Assert.True(early.Count < ids.Count, "every request was answered before the kill: the test proved nothing");
+        Assert.Equal(ids.Order(), results.Select(result => result.RequestId).Distinct().Order());
+        Assert.All(results, result => Assert.Equal(60, result.Response.Usage.CompletionTokens));
+    }
+
+    private static async Task<InferenceServer> StartReadyAsync()
+    {
+        var server = await InferenceServer.StartAsync();
+        Assert.True((await server.WaitUntilReadyAsync(Timeout)).IsSuccessStatusCode, server.Output);
+        return server;
+    }
+
+    private static PredictRequest Request(string id, string prompt, int maxNewTokens) => new()
+    {
+        RequestId = id,
+        InputData = ByteString.CopyFromUtf8(prompt),
+        Parameters = new GenerationParameters { MaxNewTokens = maxNewTokens },
+    };
+
+    private static async Task ProduceAsync(InferenceServer server, IEnumerable<(string Key, byte[] Value)> messages)
+    {
+        using var producer = new KafkaProducer(
+            Options.Create(new KafkaOptions { BootstrapServers = server.KafkaBootstrapServers, ClientId = "async-test" }),
+            NullLogger<KafkaProducer>.Instance);
+        foreach (var (key, value) in messages)
+        {
+            await producer.ProduceAsync(KafkaTopics.InferenceRequests, key, value);
+        }
+    }
+
+    /// <summary>Reads the results topic from the start until every id (or <paramref name="atLeast"/> of them) has a result.</summary>
+    private static Task<List<PredictResult>> CollectResultsAsync(InferenceServer server, HashSet<string> ids, int? atLeast = null) => Task.Run(() =>
+    {
+        using var consumer = Consumer(server);
+        consumer.Subscribe(KafkaTopics.InferenceResults);
+        var results = new List<PredictResult>();
+        var deadline = DateTime.UtcNow + Timeout;
+        var needed = atLeast ?? ids.Count;
+        var seen = new HashSet<string>();
+        // After the last needed id arrives, read on briefly so duplicates would show up too.
+        DateTime? settle = null;
+        while (DateTime.UtcNow < deadline && (settle is null || DateTime.UtcNow < settle))
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } message)
+            {
+                var result = PredictResult.Parser.ParseFrom(message.Message.Value);
+                if (ids.Contains(result.RequestId))
+                {
+                    results.Add(result);
+                    seen.Add(result.RequestId);
+                }
+            }
+
+            if (settle is null && seen.Count >= needed)
+            {
+                settle = DateTime.UtcNow.AddSeconds(atLeast is null ? 1 : 0);
+            }
+        }
+
+        consumer.Close();
+        Assert.True(seen.Count >= needed, $"only {seen.Count} of {needed} results arrived: missing {string.Join(", ", ids.Except(seen).Take(10))}");
+        return results;
+    });
+
+    private static Task<ConsumeResult<string, byte[]>> ConsumeOneAsync(InferenceServer server, string topic) => Task.Run(() =>
+    {
+        using var consumer = Consumer(server);
+        consumer.Subscribe(topic);
+        var message = consumer.Consume(Timeout) ?? throw new TimeoutException($"nothing arrived on {topic}");
+        consumer.Close();
+        return message;
+    });
+
+    /// <summary>Waits until the service's group has committed everything on the requests topic.</summary>
+    private static async Task WaitForCommitsAsync(InferenceServer server)
+    {
+        using var probe = Consumer(server, "inference"); // queries the group's offsets without joining it
+        var partitions = Enumerable.Range(0, 4).Select(partition => new TopicPartition(KafkaTopics.InferenceRequests, partition)).ToList();
+        var deadline = DateTime.UtcNow + Timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var committed = probe.Committed(partitions, TimeSpan.FromSeconds(5));
+            var ends = partitions.Select(partition => probe.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(5)).High.Value).ToList();
+            if (committed.Zip(ends).All(pair => pair.Second == 0 || pair.First.Offset.Value == pair.Second))
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("the inference group never committed every request");
+    }
+
+    private static IConsumer<string, byte[]> Consumer(InferenceServer server, string? group = null) =>
+        new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = server.KafkaBootstrapServers,
+            GroupId = group ?? $"test-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+            SessionTimeoutMs = 6000,
+        }).Build();
+}
