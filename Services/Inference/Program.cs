@@ -1,5 +1,6 @@
 using MsSwift.Inference.Extensions;
 using MsSwift.Inference.Grpc;
+using MsSwift.Inference.OpenAi;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -9,4 +10,5 @@ builder.Services.AddGrpc();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapGrpcService<ModelServiceImpl>();
+app.MapOpenAiEndpoints();
 app.Run();

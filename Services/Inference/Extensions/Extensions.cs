@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MsSwift.Inference.Kafka;
 using MsSwift.Inference.Models;
@@ -37,5 +38,8 @@ internal static class Extensions
         builder.Services.AddSingleton<AnsweredRequests>();
         builder.Services.AddHostedService<AsyncPredictWorker>();
         builder.Services.AddHealthChecks().AddCheck<ModelReadinessHealthCheck>("model");
+
+        // OpenAI's wire format: snake_case names, nulls written as null.
+        builder.Services.AddSingleton(new JsonSerializerOptions(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
     }
 }

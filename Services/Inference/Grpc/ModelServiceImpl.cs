@@ -1,9 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using MsSwift.Contracts.V1;
-using MsSwift.Inference.Models;
 using MsSwift.Inference.Serving;
-using MsSwift.Modeling.Generation;
 
 namespace MsSwift.Inference.Grpc;
 
@@ -15,36 +13,28 @@ internal sealed class ModelServiceImpl(PredictExecutor executor) : ModelService.
 {
     public override async Task<PredictResponse> Predict(PredictRequest request, ServerCallContext context)
     {
-        var (served, handle) = Submit(request, context);
-        return PredictExecutor.Response(request, served, await handle.Completion);
+        try
+        {
+            return await executor.PredictAsync(request, context.CancellationToken);
+        }
+        catch (PredictException error)
+        {
+            throw error.Status.ToRpcException();
+        }
     }
 
     public override async Task PredictStream(PredictRequest request, IServerStreamWriter<PredictChunk> responseStream, ServerCallContext context)
     {
-        var (served, handle) = Submit(request, context);
-        var text = new StreamingText(served.Loaded.Tokenizer, handle.Request.Options.StopSequences);
-        await foreach (var token in handle.Tokens.ReadAllAsync(context.CancellationToken))
-        {
-            if (text.Add(token) is { Length: > 0 } delta)
-            {
-                await responseStream.WriteAsync(new PredictChunk { OutputData = ByteString.CopyFromUtf8(delta) }, context.CancellationToken);
-            }
-        }
-
-        var result = await handle.Completion;
-        if (text.Finish(result) is { Length: > 0 } rest)
-        {
-            await responseStream.WriteAsync(new PredictChunk { OutputData = ByteString.CopyFromUtf8(rest) }, context.CancellationToken);
-        }
-
-        await responseStream.WriteAsync(new PredictChunk { Result = PredictExecutor.Response(request, served, result) }, context.CancellationToken);
-    }
-
-    private (ServedModel Served, GenerationHandle Handle) Submit(PredictRequest request, ServerCallContext context)
-    {
+        await using var events = executor.StreamAsync(request, context.CancellationToken).GetAsyncEnumerator(context.CancellationToken);
         try
         {
-            return executor.Submit(request, context.CancellationToken);
+            while (await events.MoveNextAsync())
+            {
+                var chunk = events.Current.Result is { } result
+                    ? new PredictChunk { Result = result }
+                    : new PredictChunk { OutputData = ByteString.CopyFromUtf8(events.Current.Text) };
+                await responseStream.WriteAsync(chunk, context.CancellationToken);
+            }
         }
         catch (PredictException error)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using MsSwift.Contracts.V1;
 using MsSwift.Inference.Models;
@@ -55,6 +56,32 @@ public sealed class PredictExecutor(ModelCatalog catalog)
         return Response(request, served, await handle.Completion);
     }
 
+    /// <summary>
+    /// Serves <paramref name="request"/> as a stream: text pieces as they become safe to show
+    /// (never a partial character or the start of a stop sequence), then the final response.
+    /// A request that cannot be served throws on the first <c>MoveNextAsync</c>, before anything is sent.
+    /// </summary>
+    public async IAsyncEnumerable<PredictStreamEvent> StreamAsync(PredictRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var (served, handle) = Submit(request, cancellationToken);
+        var text = new StreamingText(served.Loaded.Tokenizer, handle.Request.Options.StopSequences);
+        await foreach (var token in handle.Tokens.ReadAllAsync(cancellationToken))
+        {
+            if (text.Add(token) is { Length: > 0 } delta)
+            {
+                yield return new PredictStreamEvent(delta, null);
+            }
+        }
+
+        var result = await handle.Completion;
+        if (text.Finish(result) is { Length: > 0 } rest)
+        {
+            yield return new PredictStreamEvent(rest, null);
+        }
+
+        yield return new PredictStreamEvent(null, Response(request, served, result));
+    }
+
     public static PredictResponse Response(PredictRequest request, ServedModel served, GenerationResult result) => new()
     {
         OutputData = ByteString.CopyFromUtf8(result.Text),
@@ -73,3 +100,6 @@ public sealed class PredictExecutor(ModelCatalog catalog)
         _ => "length",
     };
 }
+
+/// <summary>One event of a streamed prediction: a piece of text, or (last) the whole response.</summary>
+public sealed record PredictStreamEvent(string? Text, PredictResponse? Result);
