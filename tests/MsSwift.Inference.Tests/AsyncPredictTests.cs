@@ -61,6 +61,26 @@ public sealed class AsyncPredictTests
     }
 
     [Fact]
+    public async Task The_trace_of_a_request_continues_through_the_service_into_its_result()
+    {
+        await using var server = await StartReadyAsync();
+        using var source = new System.Diagnostics.ActivitySource("MsSwift.Tests");
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = candidate => candidate.Name is "MsSwift.Tests" or KafkaTelemetry.ActivitySourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        using var client = source.StartActivity("client request")!;
+
+        await ProduceAsync(server, [("traced-1", Request("traced-1", "follow me", 4).ToByteArray())]);
+        var result = await ConsumeOneAsync(server, KafkaTopics.InferenceResults);
+
+        Assert.True(result.Message.Headers.TryGetLastBytes("traceparent", out var traceparent));
+        Assert.Equal(client.TraceId.ToHexString(), Encoding.UTF8.GetString(traceparent).Split('-')[1]);
+    }
+
+    [Fact]
     public async Task Killing_a_replica_mid_batch_loses_no_request()
     {
         await using var first = await StartReadyAsync();

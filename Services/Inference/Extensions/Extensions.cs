@@ -1,9 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MsSwift.Inference.Kafka;
 using MsSwift.Inference.Models;
 using MsSwift.Inference.Serving;
 using MsSwift.Modeling;
+using MsSwift.Modeling.Generation;
 using MsSwift.Modeling.Checkpoints;
 
 namespace MsSwift.Inference.Extensions;
@@ -32,6 +34,8 @@ internal static class Extensions
         builder.Services.AddSingleton(services => new Lazy<ICheckpointStore>(services.GetRequiredService<ICheckpointStore>));
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddSingleton<PredictExecutor>();
+        builder.Services.AddSingleton<RequestMetrics>();
+        builder.Services.AddSingleton(services => new BatcherMetrics(services.GetRequiredService<IMeterFactory>().Create(BatcherMetrics.MeterName)));
         builder.Services.AddSingleton<ModelBootstrapper>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelBootstrapper>());
         builder.Services.AddHostedService<ModelEventsConsumer>();

@@ -15,7 +15,7 @@ internal sealed class ModelServiceImpl(PredictExecutor executor) : ModelService.
     {
         try
         {
-            return await executor.PredictAsync(request, context.CancellationToken);
+            return await executor.PredictAsync(request, PredictExecutor.Grpc, context.CancellationToken);
         }
         catch (PredictException error)
         {
@@ -25,7 +25,7 @@ internal sealed class ModelServiceImpl(PredictExecutor executor) : ModelService.
 
     public override async Task PredictStream(PredictRequest request, IServerStreamWriter<PredictChunk> responseStream, ServerCallContext context)
     {
-        await using var events = executor.StreamAsync(request, context.CancellationToken).GetAsyncEnumerator(context.CancellationToken);
+        await using var events = executor.StreamAsync(request, PredictExecutor.Grpc, context.CancellationToken).GetAsyncEnumerator(context.CancellationToken);
         try
         {
             while (await events.MoveNextAsync())

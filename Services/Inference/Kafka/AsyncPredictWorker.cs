@@ -192,7 +192,7 @@ internal sealed partial class AsyncPredictWorker(
         {
             try
             {
-                return await executor.PredictAsync(request, stoppingToken);
+                return await executor.PredictAsync(request, PredictExecutor.Kafka, stoppingToken);
             }
             catch (PredictException error) when (error.Code == Google.Rpc.Code.ResourceExhausted)
             {

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Generation;
@@ -10,7 +11,7 @@ namespace MsSwift.Inference.Models;
 /// Lookups read an immutable snapshot, so a promotion switches every new request at once while
 /// requests already running keep the version they started on; an unloaded version drains first.
 /// </summary>
-public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<InferenceOptions> options, ILogger<ModelCatalog> logger) : IAsyncDisposable
+public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<InferenceOptions> options, BatcherMetrics metrics, ILogger<ModelCatalog> logger) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _loading = new(1, 1);
@@ -51,7 +52,7 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
                 MaxBatchSize = settings.MaxBatchSize,
                 MaxQueueSize = settings.MaxQueueSize,
                 MaxQueueDelay = TimeSpan.FromMilliseconds(settings.MaxQueueDelayMs),
-            });
+            }, metrics, new TagList { { "model", model }, { "version", version } });
             var served = new ServedModel(model, version, loaded, batcher);
             lock (_gate)
             {

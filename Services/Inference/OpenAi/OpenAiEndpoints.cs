@@ -66,7 +66,7 @@ internal static class OpenAiEndpoints
 
         try
         {
-            var response = await executor.PredictAsync(request, http.RequestAborted);
+            var response = await executor.PredictAsync(request, PredictExecutor.Http, http.RequestAborted);
             return Results.Json(new CompletionResponse(id, "text_completion", created, ModelId(response),
                 [new CompletionChoice(response.OutputData.ToStringUtf8(), 0, null, FinishReason(response.FinishReason))], Usage(response)), json);
         }
@@ -115,7 +115,7 @@ internal static class OpenAiEndpoints
 
         try
         {
-            var response = await executor.PredictAsync(request, http.RequestAborted);
+            var response = await executor.PredictAsync(request, PredictExecutor.Http, http.RequestAborted);
             return Results.Json(new ChatCompletionResponse(id, "chat.completion", created, ModelId(response),
                 [new ChatChoice(0, new ChatResponseMessage("assistant", response.OutputData.ToStringUtf8()), FinishReason(response.FinishReason))],
                 Usage(response)), json);
@@ -135,7 +135,7 @@ internal static class OpenAiEndpoints
         HttpContext http, PredictExecutor executor, PredictRequest request, string inputParam, JsonSerializerOptions json,
         Func<string?, string?, string, CompletionUsage?, object> payload, bool usageEvent = false)
     {
-        await using var events = executor.StreamAsync(request, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
+        await using var events = executor.StreamAsync(request, PredictExecutor.Http, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
         bool more;
         try
         {

@@ -11,10 +11,27 @@ namespace MsSwift.Inference.Serving;
 /// validate against the version that will serve it (production when none is named), then
 /// queue it on that version's continuous batcher.
 /// </summary>
-public sealed class PredictExecutor(ModelCatalog catalog)
+public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics)
 {
+    public const string Grpc = "grpc";
+    public const string Http = "http";
+    public const string Kafka = "kafka";
+
     /// <summary>Queues <paramref name="request"/>; throws <see cref="PredictException"/> when it cannot be served.</summary>
-    public (ServedModel Served, GenerationHandle Handle) Submit(PredictRequest request, CancellationToken cancellationToken)
+    public (ServedModel Served, GenerationHandle Handle) Submit(PredictRequest request, string transport, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return SubmitOnce(request, cancellationToken);
+        }
+        catch (PredictException error)
+        {
+            metrics.Record(transport, Outcome(error.Code));
+            throw;
+        }
+    }
+
+    private (ServedModel Served, GenerationHandle Handle) SubmitOnce(PredictRequest request, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -50,10 +67,10 @@ public sealed class PredictExecutor(ModelCatalog catalog)
     }
 
     /// <summary>Serves <paramref name="request"/> to the end.</summary>
-    public async Task<PredictResponse> PredictAsync(PredictRequest request, CancellationToken cancellationToken)
+    public async Task<PredictResponse> PredictAsync(PredictRequest request, string transport, CancellationToken cancellationToken)
     {
-        var (served, handle) = Submit(request, cancellationToken);
-        return Response(request, served, await handle.Completion);
+        var (served, handle) = Submit(request, transport, cancellationToken);
+        return Response(request, served, await Completed(handle, transport));
     }
 
     /// <summary>
@@ -61,9 +78,9 @@ public sealed class PredictExecutor(ModelCatalog catalog)
     /// (never a partial character or the start of a stop sequence), then the final response.
     /// A request that cannot be served throws on the first <c>MoveNextAsync</c>, before anything is sent.
     /// </summary>
-    public async IAsyncEnumerable<PredictStreamEvent> StreamAsync(PredictRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<PredictStreamEvent> StreamAsync(PredictRequest request, string transport, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (served, handle) = Submit(request, cancellationToken);
+        var (served, handle) = Submit(request, transport, cancellationToken);
         var text = new StreamingText(served.Loaded.Tokenizer, handle.Request.Options.StopSequences);
         await foreach (var token in handle.Tokens.ReadAllAsync(cancellationToken))
         {
@@ -73,7 +90,7 @@ public sealed class PredictExecutor(ModelCatalog catalog)
             }
         }
 
-        var result = await handle.Completion;
+        var result = await Completed(handle, transport);
         if (text.Finish(result) is { Length: > 0 } rest)
         {
             yield return new PredictStreamEvent(rest, null);
@@ -81,6 +98,34 @@ public sealed class PredictExecutor(ModelCatalog catalog)
 
         yield return new PredictStreamEvent(null, Response(request, served, result));
     }
+
+    private async Task<GenerationResult> Completed(GenerationHandle handle, string transport)
+    {
+        try
+        {
+            var result = await handle.Completion;
+            metrics.Record(transport, "ok");
+            return result;
+        }
+        catch (OperationCanceledException)
+        {
+            metrics.Record(transport, "cancelled");
+            throw;
+        }
+        catch
+        {
+            metrics.Record(transport, "error");
+            throw;
+        }
+    }
+
+    private static string Outcome(Google.Rpc.Code code) => code switch
+    {
+        Google.Rpc.Code.InvalidArgument => "invalid_argument",
+        Google.Rpc.Code.NotFound => "not_found",
+        Google.Rpc.Code.ResourceExhausted => "resource_exhausted",
+        _ => "error",
+    };
 
     public static PredictResponse Response(PredictRequest request, ServedModel served, GenerationResult result) => new()
     {

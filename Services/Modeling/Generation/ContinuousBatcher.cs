@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Tokenizers;
@@ -16,6 +17,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     private readonly GptModel _model;
     private readonly ITokenizer _tokenizer;
     private readonly BatcherOptions _options;
+    private readonly BatcherMetrics? _metrics;
+    private readonly TagList _tags;
     private readonly Channel<GenerationHandle> _queue;
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -25,11 +28,18 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     private long _decodeSteps;
     private long _decodedTokens;
 
-    public ContinuousBatcher(GptModel model, ITokenizer tokenizer, BatcherOptions options)
+    /// <param name="model">The model; the batcher's engine thread is its only user.</param>
+    /// <param name="tokenizer">Decodes tokens for stop sequences and results.</param>
+    /// <param name="options">Batch size, queue size and queue delay.</param>
+    /// <param name="metrics">Where to record queue time, latencies and batch sizes (optional).</param>
+    /// <param name="tags">Tags for every measurement, such as the model and version.</param>
+    public ContinuousBatcher(GptModel model, ITokenizer tokenizer, BatcherOptions options, BatcherMetrics? metrics = null, TagList tags = default)
     {
         _model = model;
         _tokenizer = tokenizer;
         _options = options.Validate();
+        _metrics = metrics;
+        _tags = tags;
         _queue = Channel.CreateBounded<GenerationHandle>(new BoundedChannelOptions(options.MaxQueueSize)
         {
             SingleReader = true,
@@ -71,6 +81,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             throw new QueueFullException(_options.MaxQueueSize);
         }
 
+        _metrics?.Pending.Add(1, _tags);
         return handle;
     }
 
@@ -126,7 +137,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             FailAll(handles, stopped);
             while (_queue.Reader.TryRead(out var waiting))
             {
-                waiting.Fail(stopped);
+                Fail(waiting, stopped);
             }
         }
 
@@ -167,11 +178,14 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             Interlocked.Decrement(ref _queued);
             if (handle.CancellationToken.IsCancellationRequested)
             {
-                handle.Fail(new OperationCanceledException(handle.CancellationToken));
+                Fail(handle, new OperationCanceledException(handle.CancellationToken));
                 continue;
             }
 
             handle.Started();
+            _metrics?.QueueTime.Record(TimeProvider.System.GetElapsedTime(handle.QueuedAt).TotalSeconds, _tags);
+            _metrics?.Executions.Add(1, _tags);
+            _metrics?.Inferences.Add(1, _tags);
             var sequence = new Sequence(handle.Request);
             using var scope = NewDisposeScope();
             using var prefill = new KvCache(_model.Config, 1, _model.Device, _model.DType);
@@ -225,6 +239,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
         Interlocked.Increment(ref _decodeSteps);
         Interlocked.Add(ref _decodedTokens, active);
+        _metrics?.Executions.Add(1, _tags);
+        _metrics?.Inferences.Add(active, _tags);
     }
 
     /// <summary>Samples and emits the next token; true when the sequence has finished.</summary>
@@ -234,21 +250,35 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         sequence.Accept(token, _tokenizer, contextFull);
         if (sequence.Reason != FinishReason.EndOfText)
         {
-            handle.Emit(token);
+            var first = handle.LastTokenAt == 0;
+            var since = handle.Emit(token);
+            if (_metrics is not null)
+            {
+                (first ? _metrics.TimeToFirstToken : _metrics.InterTokenLatency).Record(since.TotalSeconds, _tags);
+                _metrics.TokensGenerated.Add(1, _tags);
+            }
         }
 
-        if (sequence.Finished)
+        if (sequence.Finished && handle.Complete(sequence.ToResult(_tokenizer)))
         {
-            handle.Complete(sequence.ToResult(_tokenizer));
+            _metrics?.Pending.Add(-1, _tags);
         }
 
         return sequence.Finished;
     }
 
-    private static bool Cancel(GenerationHandle handle)
+    private bool Cancel(GenerationHandle handle)
     {
-        handle.Fail(new OperationCanceledException(handle.CancellationToken));
+        Fail(handle, new OperationCanceledException(handle.CancellationToken));
         return true;
+    }
+
+    private void Fail(GenerationHandle handle, Exception error)
+    {
+        if (handle.Fail(error))
+        {
+            _metrics?.Pending.Add(-1, _tags);
+        }
     }
 
     private void FailAll(GenerationHandle?[] handles, Exception error)
@@ -257,7 +287,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             if (handles[slot] is { } handle)
             {
-                handle.Fail(error);
+                Fail(handle, error);
                 handles[slot] = null;
                 Interlocked.Decrement(ref _running);
             }

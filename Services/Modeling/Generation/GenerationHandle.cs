@@ -28,21 +28,34 @@ public sealed class GenerationHandle
 
     public long StartedAt { get; private set; }
 
+    /// <summary>When the latest token was emitted (0 before the first).</summary>
+    public long LastTokenAt { get; private set; }
+
     internal CancellationToken CancellationToken { get; }
 
     internal void Started() => StartedAt = TimeProvider.System.GetTimestamp();
 
-    internal void Emit(int token) => _tokens.Writer.TryWrite(token);
-
-    internal void Complete(GenerationResult result)
+    /// <summary>Emits a token; returns the time since the previous one (or since arrival, for the first).</summary>
+    internal TimeSpan Emit(int token)
     {
-        _tokens.Writer.TryComplete();
-        _completion.TrySetResult(result);
+        var now = TimeProvider.System.GetTimestamp();
+        var since = TimeProvider.System.GetElapsedTime(LastTokenAt == 0 ? QueuedAt : LastTokenAt, now);
+        LastTokenAt = now;
+        _tokens.Writer.TryWrite(token);
+        return since;
     }
 
-    internal void Fail(Exception error)
+    /// <summary>True when this call ended the request (it had not ended before).</summary>
+    internal bool Complete(GenerationResult result)
+    {
+        _tokens.Writer.TryComplete();
+        return _completion.TrySetResult(result);
+    }
+
+    /// <inheritdoc cref="Complete"/>
+    internal bool Fail(Exception error)
     {
         _tokens.Writer.TryComplete(error);
-        _completion.TrySetException(error);
+        return _completion.TrySetException(error);
     }
 }

@@ -1,0 +1,54 @@
+using System.Globalization;
+using Google.Protobuf;
+using MsSwift.Contracts.V1;
+
+namespace MsSwift.Inference.Tests;
+
+/// <summary>The service's own metrics on its Prometheus endpoint.</summary>
+[Collection(InferenceServerGroup.Name)]
+public sealed class MetricsTests(InferenceServerFixture fixture)
+{
+    [Fact]
+    public async Task Metrics_show_requests_by_outcome_latencies_and_an_average_batch_above_one()
+    {
+        var server = fixture.Server;
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.HttpPort}") };
+        var before = Parse(await http.GetStringAsync("/metrics"));
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(i => server.Client.PredictAsync(new PredictRequest
+        {
+            InputData = ByteString.CopyFromUtf8($"metrics {i}"),
+            Parameters = new GenerationParameters { MaxNewTokens = 20 },
+        }).ResponseAsync));
+        await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => server.Client.PredictAsync(new PredictRequest()).ResponseAsync);
+        var after = Parse(await http.GetStringAsync("/metrics"));
+
+        double Delta(string name, string? label = null) => Sum(after, name, label) - Sum(before, name, label);
+        void AtLeast(double minimum, string name, string? label = null) =>
+            Assert.True(Delta(name, label) >= minimum, $"{name} {label} rose by {Delta(name, label)}, expected at least {minimum}");
+        var executions = Delta("msswift_inference_executions_total");
+        var inferences = Delta("msswift_inference_inferences_total");
+        AtLeast(16, "msswift_inference_requests_total", "outcome=\"ok\"");
+        AtLeast(1, "msswift_inference_requests_total", "outcome=\"invalid_argument\"");
+        AtLeast(16 * 20, "msswift_inference_tokens_generated_total");
+        AtLeast(16, "msswift_inference_time_to_first_token_seconds_count");
+        AtLeast(16 * 19, "msswift_inference_inter_token_latency_seconds_count");
+        AtLeast(16, "msswift_inference_queue_duration_seconds_count");
+        Assert.True(inferences > executions, $"{inferences} inferences in {executions} executions: no batching visible");
+        Assert.Contains(after.Keys, key => key.StartsWith("msswift_inference_requests_pending", StringComparison.Ordinal));
+    }
+
+    /// <summary>Prometheus text format: "name{labels} value" per sample line.</summary>
+    private static Dictionary<string, double> Parse(string text) =>
+        text.Split('\n')
+            .Where(line => line.Length > 0 && line[0] != '#')
+            .Select(line => line.Split(' '))
+            .Where(parts => parts.Length >= 2)
+            .GroupBy(parts => parts[0])
+            .ToDictionary(group => group.Key, group => double.Parse(group.Last()[1], CultureInfo.InvariantCulture));
+
+    private static double Sum(Dictionary<string, double> samples, string name, string? label) =>
+        samples.Where(sample => (sample.Key == name || sample.Key.StartsWith(name + "{", StringComparison.Ordinal))
+                && (label is null || sample.Key.Contains(label, StringComparison.Ordinal)))
+            .Sum(sample => sample.Value);
+}
