@@ -15,9 +15,10 @@ public sealed class KafkaProducer : IDisposable
 
     public KafkaProducer(IOptions<KafkaOptions> options, ILogger<KafkaProducer> logger)
     {
-        var settings = options.Value;
+        // Options are read on first use, not here: services are constructed before options are
+        // validated at start, and validation should report every bad setting together.
         _producer = new Lazy<IProducer<string, byte[]>>(() =>
-            new ProducerBuilder<string, byte[]>(KafkaClientConfig.ForProducer(settings))
+            new ProducerBuilder<string, byte[]>(KafkaClientConfig.ForProducer(options.Value))
                 .SetLogHandler((_, message) => KafkaClientConfig.Log(logger, message))
                 .Build());
     }
