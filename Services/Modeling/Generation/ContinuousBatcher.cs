@@ -171,9 +171,22 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Prefills waiting requests together (one left-padded forward) and gives each a free slot.
+    /// Under load it waits until a quarter of the slots are free, so one prefill serves several
+    /// requests instead of one prefill per decode step; whatever is waiting is admitted at once
+    /// when it all fits, so a lone request never waits.
+    /// </summary>
     private void Admit(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles)
     {
-        while (cache.FreeSlots > 0 && _queue.Reader.TryRead(out var handle))
+        var fits = Math.Min(cache.FreeSlots, _queue.Reader.Count);
+        if (fits == 0 || (cache.ActiveRows > 0 && fits < _queue.Reader.Count && fits < Math.Max(1, _options.MaxBatchSize / 4)))
+        {
+            return;
+        }
+
+        var admitted = new List<GenerationHandle>();
+        while (admitted.Count < cache.FreeSlots && _queue.Reader.TryRead(out var handle))
         {
             Interlocked.Decrement(ref _queued);
             if (handle.CancellationToken.IsCancellationRequested)
@@ -184,20 +197,42 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
             handle.Started();
             _metrics?.QueueTime.Record(TimeProvider.System.GetElapsedTime(handle.QueuedAt).TotalSeconds, _tags);
-            _metrics?.Executions.Add(1, _tags);
-            _metrics?.Inferences.Add(1, _tags);
+            admitted.Add(handle);
+        }
+
+        if (admitted.Count == 0)
+        {
+            return;
+        }
+
+        using var scope = NewDisposeScope();
+        var longest = admitted.Max(handle => handle.Request.Prompt.Count);
+        var pads = admitted.Select(handle => (long)(longest - handle.Request.Prompt.Count)).ToArray();
+        var ids = new long[admitted.Count * longest];
+        for (var row = 0; row < admitted.Count; row++)
+        {
+            var prompt = admitted[row].Request.Prompt;
+            for (var i = 0; i < prompt.Count; i++)
+            {
+                ids[row * longest + pads[row] + i] = prompt[i];
+            }
+        }
+
+        using var prefill = new KvCache(_model.Config, admitted.Count, _model.Device, _model.DType, pads);
+        var logits = _model.Logits(tensor(ids, [admitted.Count, longest], device: _model.Device), prefill).select(1, -1).to(float32).cpu();
+        _metrics?.Executions.Add(1, _tags);
+        _metrics?.Inferences.Add(admitted.Count, _tags);
+        for (var row = 0; row < admitted.Count; row++)
+        {
+            var handle = admitted[row];
             var sequence = new Sequence(handle.Request);
-            using var scope = NewDisposeScope();
-            using var prefill = new KvCache(_model.Config, 1, _model.Device, _model.DType);
-            var prompt = tensor(handle.Request.Prompt.Select(id => (long)id).ToArray(), [1, handle.Request.Prompt.Count], device: _model.Device);
-            var logits = _model.Logits(prompt, prefill).select(1, -1).to(float32).cpu()[0];
-            if (Accept(sequence, handle, logits, contextFull: prefill.Length >= cache.Capacity))
+            if (Accept(sequence, handle, logits[row], contextFull: prefill.Length - pads[row] >= cache.Capacity))
             {
                 sequence.Sampler.Dispose();
                 continue;
             }
 
-            var slot = cache.Admit(prefill);
+            var slot = cache.Admit(prefill, row);
             slots[slot] = sequence;
             handles[slot] = handle;
             Interlocked.Increment(ref _running);

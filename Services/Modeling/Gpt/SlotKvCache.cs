@@ -45,28 +45,28 @@ public sealed class SlotKvCache : IAttentionCache, IDisposable
 
     public long LengthOf(int slot) => _lengths[slot];
 
-    /// <summary>Takes the lowest free slot and fills it from a single-sequence prefill cache.</summary>
-    public int Admit(KvCache prefilled)
+    /// <summary>
+    /// Takes the lowest free slot and fills it with row <paramref name="row"/> of a (left-padded)
+    /// prefill cache: the row's real positions become the slot's positions 0, 1, ...
+    /// </summary>
+    public int Admit(KvCache prefilled, int row)
     {
-        if (prefilled.BatchSize != 1 || prefilled.HasPadding)
-        {
-            throw new ArgumentException("a slot takes one unpadded sequence", nameof(prefilled));
-        }
-
         var slot = Array.IndexOf(_occupied, false);
         if (slot < 0)
         {
             throw new InvalidOperationException("no free slot");
         }
 
+        var pad = prefilled.PadLengths[row];
+        var length = prefilled.Length - pad;
         for (var layer = 0; layer < _keys.Length; layer++)
         {
             var (keys, values) = prefilled.Prefix(layer);
-            _keys[layer][slot].narrow(1, 0, prefilled.Length).copy_(keys[0]);
-            _values[layer][slot].narrow(1, 0, prefilled.Length).copy_(values[0]);
+            _keys[layer][slot].narrow(1, 0, length).copy_(keys[row].narrow(1, pad, length));
+            _values[layer][slot].narrow(1, 0, length).copy_(values[row].narrow(1, pad, length));
         }
 
-        _lengths[slot] = prefilled.Length;
+        _lengths[slot] = length;
         _occupied[slot] = true;
         return slot;
     }

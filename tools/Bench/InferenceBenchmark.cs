@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using MsSwift.Modeling;
+using MsSwift.Modeling.Generation;
+using MsSwift.Modeling.Gpt;
+using MsSwift.Modeling.Tokenizers;
+using static TorchSharp.torch;
+
+namespace MsSwift.Bench;
+
+/// <summary>
+/// Inference batching benchmark, on the serving engine in process (the gRPC and HTTP front ends
+/// add the same cost to every configuration): dynamic batching on (continuous, batch 16) vs off
+/// (batch 1) at 1, 8 and 64 concurrent clients; then continuous vs request-level batching with
+/// mixed output lengths.
+/// </summary>
+internal static class InferenceBenchmark
+{
+    private const int PromptTokens = 16;
+    private const int NewTokens = 32;
+
+    public static async Task<int> RunAsync(int threads)
+    {
+        TorchRuntime.Configure(threads);
+        manual_seed(0);
+        using var model = new GptModel(ModelBenchmark.DefaultConfig);
+        model.eval();
+        var tokenizer = new ByteTokenizer();
+        Console.WriteLine($"model: {ModelBenchmark.DefaultConfig.Layers} layers, width {ModelBenchmark.DefaultConfig.Width}; {TorchRuntime.IntraOpThreads} threads; prompts {PromptTokens} tokens, {NewTokens} new tokens, greedy");
+        Console.WriteLine();
+        Console.WriteLine("| clients | batching | requests/s | tokens/s | p50 latency | p99 latency | throughput on / off |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var clients in new[] { 1, 8, 64 })
+        {
+            var requests = Math.Max(96, clients * 4);
+            var off = await MeasureAsync(model, tokenizer, maxBatch: 1, clients, requests, _ => NewTokens);
+            var on = await MeasureAsync(model, tokenizer, maxBatch: 16, clients, requests, _ => NewTokens);
+            Console.WriteLine($"| {clients} | off (batch 1) | {off.RequestsPerSecond:F1} | {off.TokensPerSecond:F0} | {off.P50:F0} ms | {off.P99:F0} ms | |");
+            Console.WriteLine($"| {clients} | on (continuous, batch 16) | {on.RequestsPerSecond:F1} | {on.TokensPerSecond:F0} | {on.P50:F0} ms | {on.P99:F0} ms | {on.RequestsPerSecond / off.RequestsPerSecond:F2}x |");
+        }
+
+        // Mixed lengths: one request in eight wants 8x the tokens, the rest are short.
+        static int Mixed(int i) => i % 8 == 0 ? 128 : 16;
+        const int mixedClients = 64;
+        const int mixedRequests = 256;
+        var requestLevel = MeasureRequestLevel(model, tokenizer, maxBatch: 16, mixedRequests, Mixed);
+        var continuous = await MeasureAsync(model, tokenizer, maxBatch: 16, mixedClients, mixedRequests, Mixed);
+        Console.WriteLine();
+        Console.WriteLine($"Mixed output lengths ({mixedRequests} requests, 1 in 8 asks for 128 tokens, the rest 16; batch 16):");
+        Console.WriteLine();
+        Console.WriteLine("| batching | tokens/s | continuous / request-level |");
+        Console.WriteLine("|---|---|---|");
+        Console.WriteLine($"| request-level (a batch runs until its longest sequence ends) | {requestLevel.TokensPerSecond:F0} | |");
+        Console.WriteLine($"| continuous (sequences join and leave between steps) | {continuous.TokensPerSecond:F0} | {continuous.TokensPerSecond / requestLevel.TokensPerSecond:F2}x |");
+        return 0;
+    }
+
+    private sealed record Measurement(double RequestsPerSecond, double TokensPerSecond, double P50, double P99);
+
+    /// <summary><paramref name="clients"/> callers, each sending its next request when the previous one is answered.</summary>
+    private static async Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, Func<int, int> newTokens)
+    {
+        await using var batcher = new ContinuousBatcher(model, tokenizer, new BatcherOptions { MaxBatchSize = maxBatch, MaxQueueSize = 4096 });
+        await WarmUpAsync(batcher, maxBatch);
+        var next = -1;
+        var latencies = new List<double>();
+        long tokens = 0;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            int index;
+            while ((index = Interlocked.Increment(ref next)) < requests)
+            {
+                var started = Stopwatch.GetTimestamp();
+                var result = await batcher.Submit(Request(index, newTokens(index))).Completion;
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                lock (latencies)
+                {
+                    latencies.Add(elapsed);
+                    tokens += result.Tokens.Count;
+                }
+            }
+        })));
+        var seconds = watch.Elapsed.TotalSeconds;
+        latencies.Sort();
+        return new Measurement(requests / seconds, tokens / seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
+    }
+
+    /// <summary>
+    /// libtorch's kernels and caches warm up per thread, and each batcher has its own engine
+    /// thread: the first few hundred steps of a new one run several times slower, so every
+    /// configuration gets the same warm-up before it is measured.
+    /// </summary>
+    private static async Task WarmUpAsync(ContinuousBatcher batcher, int maxBatch)
+    {
+        for (var round = 0; round < 3; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, maxBatch).Select(i => batcher.Submit(Request(i, 64)).Completion));
+        }
+    }
+
+    /// <summary>Request-level batching: take up to a batch of waiting requests, run them all to the end, repeat.</summary>
+    private static Measurement MeasureRequestLevel(GptModel model, ITokenizer tokenizer, int maxBatch, int requests, Func<int, int> newTokens)
+    {
+        var generator = new TextGenerator(model, tokenizer);
+        for (var round = 0; round < 3; round++)
+        {
+            generator.Generate(Enumerable.Range(0, maxBatch).Select(i => Request(i, 64)).ToList());
+        }
+
+        long tokens = 0;
+        var watch = Stopwatch.StartNew();
+        foreach (var batch in Enumerable.Range(0, requests).Chunk(maxBatch))
+        {
+            tokens += generator.Generate(batch.Select(index => Request(index, newTokens(index))).ToList()).Sum(result => result.Tokens.Count);
+        }
+
+        var seconds = watch.Elapsed.TotalSeconds;
+        return new Measurement(requests / seconds, tokens / seconds, 0, 0);
+    }
+
+    private static GenerationRequest Request(int index, int maxNewTokens)
+    {
+        var random = new Random(index);
+        return new GenerationRequest(Enumerable.Range(0, PromptTokens).Select(_ => random.Next(256)).ToArray(),
+            new GenerationOptions { MaxNewTokens = maxNewTokens });
+    }
+
+    private static double Percentile(List<double> sorted, double quantile) =>
+        sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(quantile * sorted.Count) - 1)];
+}
