@@ -1,11 +1,8 @@
 using System.Text;
 using Confluent.Kafka;
 using Google.Protobuf;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
-using MsSwift.ServiceDefaults.Kafka;
 
 namespace MsSwift.Inference.Tests;
 
@@ -17,11 +14,11 @@ public sealed class AsyncPredictTests
     [Fact]
     public async Task Requests_on_kafka_are_answered_on_the_results_topic_with_what_grpc_answers()
     {
-        await using var server = await StartReadyAsync();
+        await using var server = await InferenceServer.StartReadyAsync();
         var ids = Enumerable.Range(0, 12).Select(i => $"async-{i}").ToList();
         var grpc = await Task.WhenAll(ids.Select(id => server.Client.PredictAsync(Request(id, $"prompt {id}", 10)).ResponseAsync));
 
-        await ProduceAsync(server, ids.Select(id => (id, Request(id, $"prompt {id}", 10).ToByteArray())));
+        await server.ProduceAsync(KafkaTopics.InferenceRequests, ids.Select(id => (id, Request(id, $"prompt {id}", 10).ToByteArray())));
         var results = await CollectResultsAsync(server, ids.ToHashSet());
 
         foreach (var (id, expected) in ids.Zip(grpc))
@@ -35,10 +32,10 @@ public sealed class AsyncPredictTests
     [Fact]
     public async Task A_duplicate_request_id_is_answered_once_and_bad_messages_go_where_they_should()
     {
-        await using var server = await StartReadyAsync();
+        await using var server = await InferenceServer.StartReadyAsync();
         var invalid = new PredictRequest { RequestId = "invalid-1" }; // no input_data
 
-        await ProduceAsync(server, [
+        await server.ProduceAsync(KafkaTopics.InferenceRequests, [
             ("dup-1", Request("dup-1", "same", 5).ToByteArray()),
             ("dup-1", Request("dup-1", "same", 5).ToByteArray()),
             ("garbage-1", [0xff, 0xff, 0xff, 0x01]),
@@ -63,17 +60,17 @@ public sealed class AsyncPredictTests
     [Fact]
     public async Task The_trace_of_a_request_continues_through_the_service_into_its_result()
     {
-        await using var server = await StartReadyAsync();
+        await using var server = await InferenceServer.StartReadyAsync();
         using var source = new System.Diagnostics.ActivitySource("MsSwift.Tests");
         using var listener = new System.Diagnostics.ActivityListener
         {
-            ShouldListenTo = candidate => candidate.Name is "MsSwift.Tests" or KafkaTelemetry.ActivitySourceName,
+            ShouldListenTo = candidate => candidate.Name is "MsSwift.Tests" or MsSwift.ServiceDefaults.Kafka.KafkaTelemetry.ActivitySourceName,
             Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
         };
         System.Diagnostics.ActivitySource.AddActivityListener(listener);
         using var client = source.StartActivity("client request")!;
 
-        await ProduceAsync(server, [("traced-1", Request("traced-1", "follow me", 4).ToByteArray())]);
+        await server.ProduceAsync(KafkaTopics.InferenceRequests, [("traced-1", Request("traced-1", "follow me", 4).ToByteArray())]);
         var result = await ConsumeOneAsync(server, KafkaTopics.InferenceResults);
 
         Assert.True(result.Message.Headers.TryGetLastBytes("traceparent", out var traceparent));
@@ -83,12 +80,12 @@ public sealed class AsyncPredictTests
     [Fact]
     public async Task Killing_a_replica_mid_batch_loses_no_request()
     {
-        await using var first = await StartReadyAsync();
+        await using var first = await InferenceServer.StartReadyAsync();
         await using var second = await first.StartReplicaAsync();
         Assert.True((await second.WaitUntilReadyAsync(Timeout)).IsSuccessStatusCode);
         var ids = Enumerable.Range(0, 40).Select(i => $"kill-{i}").ToHashSet();
 
-        await ProduceAsync(first, ids.Select(id => (id, Request(id, $"work {id}", 60).ToByteArray())));
+        await first.ProduceAsync(KafkaTopics.InferenceRequests, ids.Select(id => (id, Request(id, $"work {id}", 60).ToByteArray())));
         var early = await CollectResultsAsync(first, ids, atLeast: 3);
         first.Kill();
         var results = await CollectResultsAsync(second, ids);
@@ -98,30 +95,12 @@ public sealed class AsyncPredictTests
         Assert.All(results, result => Assert.Equal(60, result.Response.Usage.CompletionTokens));
     }
 
-    private static async Task<InferenceServer> StartReadyAsync()
-    {
-        var server = await InferenceServer.StartAsync();
-        Assert.True((await server.WaitUntilReadyAsync(Timeout)).IsSuccessStatusCode, server.Output);
-        return server;
-    }
-
     private static PredictRequest Request(string id, string prompt, int maxNewTokens) => new()
     {
         RequestId = id,
         InputData = ByteString.CopyFromUtf8(prompt),
         Parameters = new GenerationParameters { MaxNewTokens = maxNewTokens },
     };
-
-    private static async Task ProduceAsync(InferenceServer server, IEnumerable<(string Key, byte[] Value)> messages)
-    {
-        using var producer = new KafkaProducer(
-            Options.Create(new KafkaOptions { BootstrapServers = server.KafkaBootstrapServers, ClientId = "async-test" }),
-            NullLogger<KafkaProducer>.Instance);
-        foreach (var (key, value) in messages)
-        {
-            await producer.ProduceAsync(KafkaTopics.InferenceRequests, key, value);
-        }
-    }
 
     /// <summary>Reads the results topic from the start until every id (or <paramref name="atLeast"/> of them) has a result.</summary>
     private static Task<List<PredictResult>> CollectResultsAsync(InferenceServer server, HashSet<string> ids, int? atLeast = null) => Task.Run(() =>

@@ -1,9 +1,12 @@
 using System.Globalization;
 using System.Reflection;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using MsSwift.Contracts.V1;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Gpt;
+using MsSwift.ServiceDefaults.Kafka;
 using MsSwift.Testing;
 using static TorchSharp.torch;
 
@@ -61,6 +64,27 @@ public sealed class InferenceServer : ChildProcess
         var httpPort = FreeTcpPort.Next();
         var server = new InferenceServer(checkpoints, redis, kafka, httpPort, FreeTcpPort.Next(), settings ?? new Dictionary<string, string>());
         return await ListeningAsync(server, httpPort, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Starts a server and waits until it serves (fails the test with its output if it never does).</summary>
+    public static async Task<InferenceServer> StartReadyAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var server = await StartAsync(settings);
+        var ready = await server.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        Xunit.Assert.True(ready.IsSuccessStatusCode, server.Output);
+        return server;
+    }
+
+    /// <summary>Produces messages to the server's broker as a client would (traced, keyed).</summary>
+    public async Task ProduceAsync(string topic, IEnumerable<(string Key, byte[] Value)> messages)
+    {
+        using var producer = new KafkaProducer(
+            Options.Create(new KafkaOptions { BootstrapServers = KafkaBootstrapServers, ClientId = "inference-tests" }),
+            NullLogger<KafkaProducer>.Instance);
+        foreach (var (key, value) in messages)
+        {
+            await producer.ProduceAsync(topic, key, value);
+        }
     }
 
     /// <summary>Another replica on the same Redis, broker and checkpoints; disposing it leaves those running.</summary>

@@ -3,11 +3,8 @@ using System.Net;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
-using MsSwift.ServiceDefaults.Kafka;
 
 namespace MsSwift.Inference.Tests;
 
@@ -19,7 +16,7 @@ public sealed class ModelLifecycleTests
     [Fact]
     public async Task Promoting_a_new_version_under_load_switches_to_it_with_zero_failed_requests()
     {
-        await using var server = await StartReadyAsync();
+        await using var server = await InferenceServer.StartReadyAsync();
         await InferenceServer.WriteCheckpointAsync(server.CheckpointDirectory, "tiny/v3/model.safetensors", seed: 3);
         var versions = new ConcurrentQueue<string>();
         var failures = new ConcurrentQueue<Exception>();
@@ -56,7 +53,7 @@ public sealed class ModelLifecycleTests
     [Fact]
     public async Task A_version_that_fails_to_load_leaves_the_current_one_serving()
     {
-        await using var server = await StartReadyAsync();
+        await using var server = await InferenceServer.StartReadyAsync();
 
         await PublishAsync(server, ModelEventType.Promoted, "v9", "tiny/v9/missing.safetensors");
         // Events of one model share a partition: once v2 is in production, the v9 event was handled.
@@ -71,7 +68,7 @@ public sealed class ModelLifecycleTests
     [Fact]
     public async Task A_full_queue_answers_resource_exhausted_at_once_and_serves_the_rest()
     {
-        await using var server = await StartReadyAsync(new Dictionary<string, string>
+        await using var server = await InferenceServer.StartReadyAsync(new Dictionary<string, string>
         {
             ["Inference__MaxBatchSize"] = "1",
             ["Inference__MaxQueueSize"] = "1",
@@ -116,19 +113,8 @@ public sealed class ModelLifecycleTests
         Assert.Equal("unknown model 'tiny'; available models: (none)", predict.Status.Detail);
     }
 
-    private static async Task<InferenceServer> StartReadyAsync(IReadOnlyDictionary<string, string>? settings = null)
-    {
-        var server = await InferenceServer.StartAsync(settings);
-        var ready = await server.WaitUntilReadyAsync(Timeout);
-        Assert.True(ready.IsSuccessStatusCode, server.Output);
-        return server;
-    }
-
     private static async Task PublishAsync(InferenceServer server, ModelEventType type, string version, string checkpoint)
     {
-        using var producer = new KafkaProducer(
-            Options.Create(new KafkaOptions { BootstrapServers = server.KafkaBootstrapServers, ClientId = "lifecycle-test" }),
-            NullLogger<KafkaProducer>.Instance);
         var modelEvent = new ModelEvent
         {
             EventId = Guid.NewGuid().ToString("N"),
@@ -138,7 +124,7 @@ public sealed class ModelLifecycleTests
             Checkpoint = checkpoint,
             OccurredAt = Timestamp.FromDateTime(DateTime.UtcNow),
         };
-        await producer.ProduceAsync(KafkaTopics.ModelEvents, "tiny", modelEvent.ToByteArray());
+        await server.ProduceAsync(KafkaTopics.ModelEvents, [("tiny", modelEvent.ToByteArray())]);
     }
 
     private static Task<bool> EventuallyAsync(Func<bool> condition) => EventuallyAsync(() => Task.FromResult(condition()));
