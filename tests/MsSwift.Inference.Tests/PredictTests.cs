@@ -138,13 +138,32 @@ public sealed class PredictTests(InferenceServerFixture fixture)
     [Fact]
     public async Task A_deadline_stops_the_call_and_the_service_keeps_serving()
     {
-        // Fill every slot with long requests so the one with a short deadline has to wait.
-        var busy = Enumerable.Range(0, 16)
-            .Select(i => Server.Client.PredictAsync(Request($"busy {i}", 120), deadline: DateTime.UtcNow + Deadline).ResponseAsync)
-            .ToList();
+        // Fill every slot (the server has 8) with long streams, and wait until they are generating,
+        // so the request with a short deadline has to wait in the queue behind them.
+        var generating = 0;
+        var allSlotsBusy = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var busy = Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
+        {
+            using var call = Server.Client.PredictStream(Request($"busy {i}", 120), deadline: DateTime.UtcNow + Deadline);
+            PredictResponse? result = null;
+            var first = true;
+            await foreach (var chunk in call.ResponseStream.ReadAllAsync())
+            {
+                if (first && Interlocked.Increment(ref generating) == 8)
+                {
+                    allSlotsBusy.TrySetResult();
+                }
+
+                first = false;
+                result = chunk.Result ?? result;
+            }
+
+            return result!;
+        })).ToList();
+        await allSlotsBusy.Task.WaitAsync(Deadline);
 
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            Server.Client.PredictAsync(Request("late", 100), deadline: DateTime.UtcNow.AddMilliseconds(20)).ResponseAsync);
+            Server.Client.PredictAsync(Request("late", 100), deadline: DateTime.UtcNow.AddMilliseconds(50)).ResponseAsync);
         var completed = await Task.WhenAll(busy);
         var after = await Server.Client.PredictAsync(Request("after", 3), deadline: DateTime.UtcNow + Deadline);
 
