@@ -24,7 +24,6 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _accepting = true;
     private int _queued;
-    private int _running;
     private long _decodeSteps;
     private long _decodedTokens;
 
@@ -51,9 +50,6 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
     /// <summary>Requests waiting for a slot.</summary>
     public int QueuedCount => Volatile.Read(ref _queued);
-
-    /// <summary>Sequences in the running batch.</summary>
-    public int RunningCount => Volatile.Read(ref _running);
 
     /// <summary>Decode steps run (executions) and tokens they produced (inferences), for average batch size.</summary>
     public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
@@ -195,7 +191,6 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 continue;
             }
 
-            handle.Started();
             _metrics?.QueueTime.Record(TimeProvider.System.GetElapsedTime(handle.QueuedAt).TotalSeconds, _tags);
             admitted.Add(handle);
         }
@@ -235,7 +230,6 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             var slot = cache.Admit(prefill, row);
             slots[slot] = sequence;
             handles[slot] = handle;
-            Interlocked.Increment(ref _running);
         }
     }
 
@@ -268,7 +262,6 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 slots[slot] = null;
                 handles[slot] = null;
                 cache.Release(slot);
-                Interlocked.Decrement(ref _running);
             }
         }
 
@@ -324,7 +317,6 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             {
                 Fail(handle, error);
                 handles[slot] = null;
-                Interlocked.Decrement(ref _running);
             }
         }
     }

@@ -26,14 +26,10 @@ public sealed class GenerationHandle
     /// <summary>Timestamps (<see cref="TimeProvider.GetTimestamp"/>) for queue-time and latency metrics.</summary>
     public long QueuedAt { get; }
 
-    public long StartedAt { get; private set; }
-
     /// <summary>When the latest token was emitted (0 before the first).</summary>
     public long LastTokenAt { get; private set; }
 
     internal CancellationToken CancellationToken { get; }
-
-    internal void Started() => StartedAt = TimeProvider.System.GetTimestamp();
 
     /// <summary>Emits a token; returns the time since the previous one (or since arrival, for the first).</summary>
     internal TimeSpan Emit(int token)
