@@ -163,7 +163,7 @@ public sealed class PredictTests(InferenceServerFixture fixture)
         await allSlotsBusy.Task.WaitAsync(Deadline);
 
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            Server.Client.PredictAsync(Request("late", 100), deadline: DateTime.UtcNow.AddMilliseconds(50)).ResponseAsync);
+            Server.Client.PredictAsync(Request("late", 100), deadline: DateTime.UtcNow.AddMilliseconds(5)).ResponseAsync);
         var completed = await Task.WhenAll(busy);
         var after = await Server.Client.PredictAsync(Request("after", 3), deadline: DateTime.UtcNow + Deadline);
 

@@ -217,11 +217,12 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         var logits = _model.Logits(tensor(ids, [admitted.Count, longest], device: _model.Device), prefill).select(1, -1).to(float32).cpu();
         _metrics?.Executions.Add(1, _tags);
         _metrics?.Inferences.Add(admitted.Count, _tags);
+        var greedy = logits.argmax(1).data<long>().ToArray();
         for (var row = 0; row < admitted.Count; row++)
         {
             var handle = admitted[row];
             var sequence = new Sequence(handle.Request);
-            if (Accept(sequence, handle, logits[row], contextFull: prefill.Length - pads[row] >= cache.Capacity))
+            if (Accept(sequence, handle, NextToken(sequence, logits, row, greedy), contextFull: prefill.Length - pads[row] >= cache.Capacity))
             {
                 sequence.Sampler.Dispose();
                 continue;
@@ -244,6 +245,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         }
 
         var logits = _model.DecodeSlots(tensor(last, [rows, 1], device: _model.Device), cache).select(1, 0).to(float32).cpu();
+        // One argmax for the whole batch: per-row tensor calls would cost more than the step itself.
+        var greedy = logits.argmax(1).data<long>().ToArray();
         var active = 0;
         for (var slot = 0; slot < rows; slot++)
         {
@@ -255,7 +258,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             active++;
             var finished = handle.CancellationToken.IsCancellationRequested
                 ? Cancel(handle)
-                : Accept(sequence, handle, logits[slot], contextFull: cache.LengthOf(slot) >= cache.Capacity);
+                : Accept(sequence, handle, NextToken(sequence, logits, slot, greedy), contextFull: cache.LengthOf(slot) >= cache.Capacity);
             if (finished)
             {
                 sequence.Sampler.Dispose();
@@ -271,10 +274,12 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _metrics?.Inferences.Add(active, _tags);
     }
 
-    /// <summary>Samples and emits the next token; true when the sequence has finished.</summary>
-    private bool Accept(Sequence sequence, GenerationHandle handle, Tensor logits, bool contextFull)
+    private static int NextToken(Sequence sequence, Tensor logits, int row, long[] greedy) =>
+        sequence.Request.Options.IsGreedy ? (int)greedy[row] : sequence.Sampler.Sample(logits[row]);
+
+    /// <summary>Emits the next token; true when the sequence has finished.</summary>
+    private bool Accept(Sequence sequence, GenerationHandle handle, int token, bool contextFull)
     {
-        var token = sequence.Request.Options.IsGreedy ? (int)logits.argmax().item<long>() : sequence.Sampler.Sample(logits);
         sequence.Accept(token, _tokenizer, contextFull);
         if (sequence.Reason != FinishReason.EndOfText)
         {
