@@ -64,8 +64,11 @@ public sealed class WholeAppTests
         using var timeout = new CancellationTokenSource(StepTimeout);
 
         var readiness = await http.GetAsync("/healthz", timeout.Token);
+        // Through YARP to inference, which serves the development demo model.
+        var models = await http.GetStringAsync("/v1/models", timeout.Token);
 
         Assert.Equal(HttpStatusCode.OK, readiness.StatusCode);
+        Assert.Contains("\"id\":\"demo:v1\"", models);
     }
 
     private static async Task AssertKafkaListsTopicsAndDeliversToAConsumerGroup(string? bootstrap)

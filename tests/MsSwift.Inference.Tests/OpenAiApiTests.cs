@@ -24,8 +24,11 @@ public sealed class OpenAiApiTests(InferenceServerFixture fixture)
     public async Task The_official_client_lists_the_models_and_their_versions()
     {
         var models = await Client.GetOpenAIModelClient().GetModelsAsync();
+        var raw = JsonDocument.Parse(await Http.GetStringAsync("/v1/models")).RootElement;
 
         Assert.Equal(["tiny", "tiny:v1", "tiny:v2"], models.Value.Select(model => model.Id).Order());
+        Assert.Equal("list", raw.GetProperty("object").GetString());
+        Assert.Equal("msswift", raw.GetProperty("data")[0].GetProperty("owned_by").GetString());
     }
 
     [Fact]

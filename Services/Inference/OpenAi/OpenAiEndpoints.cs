@@ -26,7 +26,7 @@ internal static class OpenAiEndpoints
         return app;
     }
 
-    private static ModelList ListModels(ModelCatalog catalog)
+    private static IResult ListModels(ModelCatalog catalog, JsonSerializerOptions json)
     {
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var loaded = catalog.Loaded();
@@ -34,7 +34,7 @@ internal static class OpenAiEndpoints
             .Concat(loaded.Select(entry => $"{entry.Model}:{entry.Version}"))
             .Select(id => new ModelEntry(id, "model", created, "msswift"))
             .ToList();
-        return new ModelList("list", entries);
+        return Results.Json(new ModelList("list", entries), json);
     }
 
     private static async Task<IResult> CompleteAsync(HttpContext http, PredictExecutor executor, JsonSerializerOptions json)
