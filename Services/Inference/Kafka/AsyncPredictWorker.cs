@@ -35,7 +35,7 @@ internal sealed partial class AsyncPredictWorker(
 
     private readonly ConcurrentQueue<TopicPartitionOffset> _finished = new();
     private readonly ConcurrentDictionary<string, Task> _inFlight = new();
-    private readonly SemaphoreSlim _progress = new(0);
+    private readonly ManualResetEventSlim _progress = new(false);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => Consume(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -53,7 +53,9 @@ internal sealed partial class AsyncPredictWorker(
                 CommitFinished(consumer, tracker);
                 if (tracker.InFlight >= MaxInFlight)
                 {
+                    // Wait for a request to finish (it sets the event), then commit and read on.
                     _progress.Wait(TimeSpan.FromMilliseconds(50), stoppingToken);
+                    _progress.Reset();
                     continue;
                 }
 
@@ -74,6 +76,12 @@ internal sealed partial class AsyncPredictWorker(
             CommitFinished(consumer, tracker);
             consumer.Close();
         }
+    }
+
+    public override void Dispose()
+    {
+        _progress.Dispose();
+        base.Dispose();
     }
 
     private void CommitFinished(IConsumer<string, byte[]> consumer, CommitTracker tracker)
@@ -122,7 +130,7 @@ internal sealed partial class AsyncPredictWorker(
         }
         finally
         {
-            _progress.Release();
+            _progress.Set();
         }
     }
 
