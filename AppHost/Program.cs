@@ -11,6 +11,7 @@ var kafka = builder.AddMsSwiftKafka(mode).AnnounceWhenReady("kcat -b {0} -L");
 
 // Model registry: versions, stages, canary; publishes model events.
 var registry = builder.AddService<Projects.MsSwift_Registry>("registry")
+    .WithCheckpointStore("Registry")
     .WithDependency(redis)
     .WithDependency(kafka);
 
@@ -34,7 +35,7 @@ builder.AddService<Projects.MsSwift_Training>("worker")
 
 // Inference: Predict, OpenAI-compatible API, Kafka async path.
 var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
-    .WithCheckpointStore()
+    .WithCheckpointStore("Inference")
     // Until something is trained and promoted, serve an untrained demo model (development only).
     .WithEnvironment("Inference__BootstrapDemoModel", builder.ExecutionContext.IsPublishMode ? "false" : "true")
     .WithDependency(redis)
@@ -45,7 +46,6 @@ var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
 builder.AddGateway(
         httpPort: builder.Configuration.GetValue("Gateway:HttpPort", 8080),
         grpcPort: builder.Configuration.GetValue("Gateway:GrpcPort", 8081))
-    .WithDependency(redis)
     .WithDependency(inference)
     .WithDependency(training)
     .WithDependency(registry);

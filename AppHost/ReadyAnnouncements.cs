@@ -20,16 +20,16 @@ internal static partial class ReadyAnnouncements
         return builder;
     }
 
-    /// <summary>Logs the gateway's HTTP and gRPC addresses once it is healthy.</summary>
-    public static IResourceBuilder<ProjectResource> AnnounceGatewayWhenReady(this IResourceBuilder<ProjectResource> gateway)
+    /// <summary>Logs the gateway's HTTP and gRPC addresses and the development API key once it is healthy.</summary>
+    public static IResourceBuilder<ProjectResource> AnnounceGatewayWhenReady(this IResourceBuilder<ProjectResource> gateway, IResourceBuilder<ParameterResource> apiKey)
     {
-        gateway.ApplicationBuilder.Eventing.Subscribe<ResourceReadyEvent>(gateway.Resource, (@event, _) =>
+        gateway.ApplicationBuilder.Eventing.Subscribe<ResourceReadyEvent>(gateway.Resource, async (@event, cancellationToken) =>
         {
             var httpAddress = gateway.GetEndpoint(ServiceResources.HttpEndpoint).Url;
             var grpcAddress = gateway.GetEndpoint(ServiceResources.GrpcEndpoint).Url;
+            var key = await apiKey.Resource.GetValueAsync(cancellationToken) ?? "(none)";
             var logger = Logger(@event.Services);
-            LogGatewayReady(logger, httpAddress, grpcAddress);
-            return Task.CompletedTask;
+            LogGatewayReady(logger, httpAddress, grpcAddress, key);
         });
         return gateway;
     }
@@ -40,6 +40,6 @@ internal static partial class ReadyAnnouncements
     [LoggerMessage(Level = LogLevel.Information, Message = "{Resource} ready at {Address} (try: {Command})")]
     private static partial void LogInfrastructureReady(ILogger logger, string resource, string address, string command);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Gateway ready: HTTP {HttpAddress} (OpenAI-compatible API under /v1), gRPC {GrpcAddress} (h2c)")]
-    private static partial void LogGatewayReady(ILogger logger, string httpAddress, string grpcAddress);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Gateway ready: HTTP {HttpAddress} (OpenAI-compatible API under /v1, registry under /registry), gRPC {GrpcAddress} (h2c); development API key (all scopes): {ApiKey} (send 'Authorization: Bearer <key>')")]
+    private static partial void LogGatewayReady(ILogger logger, string httpAddress, string grpcAddress, string apiKey);
 }

@@ -36,17 +36,18 @@ internal static class ServiceResources
     }
 
     /// <summary>
-    /// Points a model service at the checkpoint store shared by training and inference:
+    /// Points a service at the checkpoint store shared by training, the registry and inference:
     /// <c>Checkpoints:Directory</c> (default <c>.data/checkpoints</c> at the repository root) when
-    /// running, a volume path in published (Kubernetes) form.
+    /// running, a volume path in published (Kubernetes) form. The service reads it from
+    /// <c>{section}:CheckpointDirectory</c>.
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithCheckpointStore(this IResourceBuilder<ProjectResource> service)
+    public static IResourceBuilder<ProjectResource> WithCheckpointStore(this IResourceBuilder<ProjectResource> service, string section)
     {
         var builder = service.ApplicationBuilder;
         var directory = builder.ExecutionContext.IsPublishMode
             ? "/var/lib/msswift/checkpoints"
             : Path.GetFullPath(builder.Configuration["Checkpoints:Directory"] ?? Path.Combine(builder.AppHostDirectory, "..", ".data", "checkpoints"));
-        return service.WithEnvironment("Inference__CheckpointDirectory", directory);
+        return service.WithEnvironment($"{section}__CheckpointDirectory", directory);
     }
 
     /// <summary>References a dependency and, where it has a lifecycle to wait on, starts after it is healthy.</summary>

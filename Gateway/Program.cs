@@ -1,10 +1,17 @@
 using MsSwift.Gateway.Extensions;
+using MsSwift.Gateway.Routing;
+using MsSwift.Gateway.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+app.UseRequestId();
+app.UseRequestSizeLimit();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseRateLimiter();
 app.MapDefaultEndpoints();
 app.MapReverseProxy();
 app.Run();

@@ -1,17 +1,48 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using MsSwift.Contracts.Registry.V1;
+using MsSwift.Gateway.Auth;
+using MsSwift.Gateway.RateLimiting;
+using MsSwift.Gateway.Routing;
+using MsSwift.Gateway.Telemetry;
+
 namespace MsSwift.Gateway.Extensions;
 
 internal static class Extensions
 {
     /// <summary>
     /// YARP routes and clusters come from the <c>ReverseProxy</c> section; destinations are
-    /// service-discovery names (<c>http://inference</c>, <c>http://_grpc.inference</c>).
-    /// Redis will hold API keys and rate-limit counters.
+    /// service-discovery names (<c>http://inference</c>, <c>http://_grpc.inference</c>). Every
+    /// route names the scope it needs as its authorization policy.
     /// </summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddRedis();
+        builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddProblemDetails();
+
+        builder.Services.AddSingleton<ApiKeyRing>();
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorization(options =>
+        {
+            foreach (var scope in Scopes.All)
+            {
+                options.AddPolicy(scope, policy => policy.RequireAuthenticatedUser()
+                    .RequireAssertion(context => context.User.HasClaim(Scopes.ClaimType, scope) || context.User.HasClaim(Scopes.ClaimType, Scopes.Admin)));
+            }
+        });
+        builder.Services.AddApiKeyRateLimiting();
+        builder.Services.AddRequestSizeLimit();
+
+        builder.Services.AddServiceGrpcClient<ModelRegistry.ModelRegistryClient>("http://_grpc.registry");
+        builder.Services.AddSingleton<CanaryTable>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<CanaryTable>());
+
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
-            .AddServiceDiscoveryDestinationResolver();
+            .AddServiceDiscoveryDestinationResolver()
+            .AddGatewayTransforms();
     }
 }

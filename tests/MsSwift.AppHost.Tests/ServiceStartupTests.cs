@@ -36,13 +36,31 @@ public sealed class ServiceStartupTests
     }
 
     [Fact]
-    public async Task Gateway_without_a_redis_connection_string_exits_naming_it()
+    public async Task Gateway_without_api_keys_exits_naming_the_key()
     {
-        var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Gateway().ProjectPath, new Dictionary<string, string>());
+        var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Gateway().ProjectPath, new Dictionary<string, string>
+        {
+            ["Gateway__ApiKeys__0__Name"] = "short",
+            ["Gateway__ApiKeys__0__Key"] = "too-short",
+            ["Gateway__ApiKeys__0__Scopes__0"] = "root",
+        });
 
         Assert.NotEqual(0, exitCode);
+        Assert.Contains("Gateway:ApiKeys:0:Key must be at least 16 characters", output);
+        Assert.Contains("Gateway:ApiKeys:0:Scopes must list some of inference, training, registry.read, admin", output);
+        Assert.DoesNotContain("Now listening on", output);
+    }
+
+    [Fact]
+    public async Task Registry_without_configuration_exits_naming_every_missing_key()
+    {
+        var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Registry().ProjectPath, new Dictionary<string, string>());
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("ConnectionStrings:kafka is missing", output);
         Assert.Contains("ConnectionStrings:redis is missing", output);
-        Assert.DoesNotContain("ConnectionStrings:kafka", output);
+        Assert.Contains("Registry:CheckpointDirectory is missing", output);
+        Assert.DoesNotContain("Now listening on", output);
     }
 
     private static Task<(int ExitCode, string Output)> RunServiceAsync(string projectPath, Dictionary<string, string> settings)

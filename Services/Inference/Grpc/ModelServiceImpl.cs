@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
 using MsSwift.Inference.Serving;
 
@@ -15,7 +16,7 @@ internal sealed class ModelServiceImpl(PredictExecutor executor) : ModelService.
     {
         try
         {
-            return await executor.PredictAsync(request, PredictExecutor.Grpc, context.CancellationToken);
+            return await executor.PredictAsync(request, PredictExecutor.Grpc, context.CancellationToken, Pins(context));
         }
         catch (PredictException error)
         {
@@ -25,7 +26,7 @@ internal sealed class ModelServiceImpl(PredictExecutor executor) : ModelService.
 
     public override async Task PredictStream(PredictRequest request, IServerStreamWriter<PredictChunk> responseStream, ServerCallContext context)
     {
-        await using var events = executor.StreamAsync(request, PredictExecutor.Grpc, context.CancellationToken).GetAsyncEnumerator(context.CancellationToken);
+        await using var events = executor.StreamAsync(request, PredictExecutor.Grpc, context.CancellationToken, Pins(context)).GetAsyncEnumerator(context.CancellationToken);
         try
         {
             while (await events.MoveNextAsync())
@@ -41,4 +42,6 @@ internal sealed class ModelServiceImpl(PredictExecutor executor) : ModelService.
             throw error.Status.ToRpcException();
         }
     }
+
+    private static VersionPins Pins(ServerCallContext context) => VersionPins.Parse(context.RequestHeaders.GetValue(MsSwiftHeaders.VersionPins));
 }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using MsSwift.Inference.Serving;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Generation;
 
@@ -31,6 +32,8 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
         return versions.SelectMany(model => model.Value.Keys.Select(version =>
             (model.Key, version, production.GetValueOrDefault(model.Key) == version))).OrderBy(entry => entry.Key).ThenBy(entry => entry.version).ToList();
     }
+
+    public bool IsProduction(string model, string version) => _production.GetValueOrDefault(model) == version;
 
     /// <summary>Loads a version from the checkpoint store next to the ones already loaded (no-op if loaded).</summary>
     public async Task<ServedModel> LoadAsync(string model, string version, string checkpoint, CancellationToken cancellationToken = default)
@@ -114,13 +117,21 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
     /// The version a request names, or the model's production version when it names none.
     /// Throws <see cref="ModelNotFoundException"/> listing what is available.
     /// </summary>
-    public ServedModel Resolve(string? model, string? version)
+    /// <param name="model">The model's name; empty means the default model.</param>
+    /// <param name="version">The version; empty means production, or the canary <paramref name="pins"/> drew for this model when it is loaded here.</param>
+    /// <param name="pins">The gateway's canary draw for this request.</param>
+    public ServedModel Resolve(string? model, string? version, VersionPins? pins = null)
     {
         model = string.IsNullOrEmpty(model) ? DefaultModel : model;
         var versions = _versions.GetValueOrDefault(model);
         if (versions is null || versions.IsEmpty)
         {
             throw new ModelNotFoundException($"unknown model '{model}'; available models: {Join(_versions.Where(entry => !entry.Value.IsEmpty).Select(entry => entry.Key))}");
+        }
+
+        if (string.IsNullOrEmpty(version) && pins?.For(model) is { } pinned && versions.TryGetValue(pinned, out var canary))
+        {
+            return canary;
         }
 
         if (string.IsNullOrEmpty(version))

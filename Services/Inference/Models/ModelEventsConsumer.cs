@@ -69,8 +69,12 @@ internal sealed partial class ModelEventsConsumer(
                     }
 
                     break;
-                case ModelEventType.CanarySet:
+                case ModelEventType.CanarySet when modelEvent.CanaryPercent > 0:
                     await catalog.LoadAsync(modelEvent.Model, modelEvent.Version, modelEvent.Checkpoint, cancellationToken);
+                    break;
+                case ModelEventType.CanarySet when !catalog.IsProduction(modelEvent.Model, modelEvent.Version):
+                    // Canary cleared: the version stops getting traffic, so free it.
+                    await catalog.UnloadAsync(modelEvent.Model, modelEvent.Version);
                     break;
                 case ModelEventType.Archived or ModelEventType.Deleted:
                     await catalog.UnloadAsync(modelEvent.Model, modelEvent.Version);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf;
+using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
 using MsSwift.Inference.Models;
 using MsSwift.Inference.Serving;
@@ -66,7 +67,7 @@ internal static class OpenAiEndpoints
 
         try
         {
-            var response = await executor.PredictAsync(request, PredictExecutor.Http, http.RequestAborted);
+            var response = await executor.PredictAsync(request, PredictExecutor.Http, http.RequestAborted, Pins(http));
             return Results.Json(new CompletionResponse(id, "text_completion", created, ModelId(response),
                 [new CompletionChoice(response.OutputData.ToStringUtf8(), 0, null, FinishReason(response.FinishReason))], Usage(response)), json);
         }
@@ -115,7 +116,7 @@ internal static class OpenAiEndpoints
 
         try
         {
-            var response = await executor.PredictAsync(request, PredictExecutor.Http, http.RequestAborted);
+            var response = await executor.PredictAsync(request, PredictExecutor.Http, http.RequestAborted, Pins(http));
             return Results.Json(new ChatCompletionResponse(id, "chat.completion", created, ModelId(response),
                 [new ChatChoice(0, new ChatResponseMessage("assistant", response.OutputData.ToStringUtf8()), FinishReason(response.FinishReason))],
                 Usage(response)), json);
@@ -135,7 +136,7 @@ internal static class OpenAiEndpoints
         HttpContext http, PredictExecutor executor, PredictRequest request, string inputParam, JsonSerializerOptions json,
         Func<string?, string?, string, CompletionUsage?, object> payload, bool usageEvent = false)
     {
-        await using var events = executor.StreamAsync(request, PredictExecutor.Http, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
+        await using var events = executor.StreamAsync(request, PredictExecutor.Http, http.RequestAborted, Pins(http)).GetAsyncEnumerator(http.RequestAborted);
         bool more;
         try
         {
@@ -257,4 +258,6 @@ internal static class OpenAiEndpoints
 
     /// <summary>OpenAI knows "stop" (a stop sequence or the end of text) and "length" (a token limit).</summary>
     private static string FinishReason(string reason) => reason is "stop" or "end_of_text" ? "stop" : "length";
+
+    private static VersionPins Pins(HttpContext http) => VersionPins.Parse(http.Request.Headers[MsSwiftHeaders.VersionPins]);
 }

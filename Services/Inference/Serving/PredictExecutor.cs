@@ -18,11 +18,11 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
     public const string Kafka = "kafka";
 
     /// <summary>Queues <paramref name="request"/>; throws <see cref="PredictException"/> when it cannot be served.</summary>
-    public (ServedModel Served, GenerationHandle Handle) Submit(PredictRequest request, string transport, CancellationToken cancellationToken)
+    public (ServedModel Served, GenerationHandle Handle) Submit(PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null)
     {
         try
         {
-            return SubmitOnce(request, cancellationToken);
+            return SubmitOnce(request, pins ?? VersionPins.None, cancellationToken);
         }
         catch (PredictException error)
         {
@@ -31,14 +31,14 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
         }
     }
 
-    private (ServedModel Served, GenerationHandle Handle) SubmitOnce(PredictRequest request, CancellationToken cancellationToken)
+    private (ServedModel Served, GenerationHandle Handle) SubmitOnce(PredictRequest request, VersionPins pins, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             ServedModel served;
             try
             {
-                served = catalog.Resolve(request.Model, request.ModelVersion);
+                served = catalog.Resolve(request.Model, request.ModelVersion, pins);
             }
             catch (ModelNotFoundException error)
             {
@@ -67,9 +67,9 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
     }
 
     /// <summary>Serves <paramref name="request"/> to the end.</summary>
-    public async Task<PredictResponse> PredictAsync(PredictRequest request, string transport, CancellationToken cancellationToken)
+    public async Task<PredictResponse> PredictAsync(PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null)
     {
-        var (served, handle) = Submit(request, transport, cancellationToken);
+        var (served, handle) = Submit(request, transport, cancellationToken, pins);
         return Response(request, served, await Completed(handle, transport));
     }
 
@@ -78,9 +78,10 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
     /// (never a partial character or the start of a stop sequence), then the final response.
     /// A request that cannot be served throws on the first <c>MoveNextAsync</c>, before anything is sent.
     /// </summary>
-    public async IAsyncEnumerable<PredictStreamEvent> StreamAsync(PredictRequest request, string transport, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<PredictStreamEvent> StreamAsync(
+        PredictRequest request, string transport, [EnumeratorCancellation] CancellationToken cancellationToken, VersionPins? pins = null)
     {
-        var (served, handle) = Submit(request, transport, cancellationToken);
+        var (served, handle) = Submit(request, transport, cancellationToken, pins);
         var text = new StreamingText(served.Loaded.Tokenizer, handle.Request.Options.StopSequences);
         await foreach (var token in handle.Tokens.ReadAllAsync(cancellationToken))
         {

@@ -92,7 +92,7 @@ public static class SafeTensors
 
         var headerBytes = new byte[headerLength];
         stream.ReadExactly(headerBytes);
-        var header = JsonNode.Parse(headerBytes)?.AsObject() ?? throw new InvalidDataException("safetensors header is not a JSON object");
+        var header = ParseHeader(headerBytes);
 
         var metadata = new Dictionary<string, string>();
         var entries = new List<(string Name, ScalarType DType, long[] Shape, long Start, long End)>();
@@ -143,6 +143,41 @@ public static class SafeTensors
         }
 
         return new SafeTensorsFile(tensors, metadata);
+    }
+
+    /// <summary>
+    /// Reads only the header of a safetensors stream and returns its string metadata, leaving the
+    /// stream at the first tensor byte. Every byte read is also passed to <paramref name="observe"/>
+    /// (to hash the whole file while inspecting it).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(Stream stream, Action<ReadOnlySpan<byte>>? observe = null)
+    {
+        Span<byte> length8 = stackalloc byte[8];
+        stream.ReadExactly(length8);
+        observe?.Invoke(length8);
+        var headerLength = (long)BinaryPrimitives.ReadUInt64LittleEndian(length8);
+        if (headerLength is <= 0 or > MaxHeaderBytes)
+        {
+            throw new InvalidDataException($"not a safetensors file: header length {headerLength}");
+        }
+
+        var headerBytes = new byte[headerLength];
+        stream.ReadExactly(headerBytes);
+        observe?.Invoke(headerBytes);
+        var metadata = ParseHeader(headerBytes)[MetadataKey]?.AsObject();
+        return metadata?.ToDictionary(entry => entry.Key, entry => entry.Value!.GetValue<string>()) ?? [];
+    }
+
+    private static JsonObject ParseHeader(byte[] headerBytes)
+    {
+        try
+        {
+            return JsonNode.Parse(headerBytes)?.AsObject() ?? throw new InvalidDataException("safetensors header is not a JSON object");
+        }
+        catch (JsonException error)
+        {
+            throw new InvalidDataException($"safetensors header is not valid JSON: {error.Message}", error);
+        }
     }
 }
 

@@ -1,0 +1,28 @@
+using System.Diagnostics;
+
+namespace MsSwift.Gateway.Telemetry;
+
+/// <summary>
+/// Gives every request an <c>x-request-id</c> (the caller's, or a new one), forwarded to the
+/// backend and returned to the caller, and tags the request's trace with it. The W3C
+/// <c>traceparent</c> is written by YARP's propagator from the gateway's own span.
+/// </summary>
+internal static class RequestIdMiddleware
+{
+    public const string Header = "x-request-id";
+    private const int MaxLength = 128;
+
+    public static IApplicationBuilder UseRequestId(this IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        var requestId = context.Request.Headers[Header].ToString();
+        if (requestId.Length is 0 or > MaxLength)
+        {
+            requestId = Activity.Current?.TraceId.ToHexString() ?? Guid.NewGuid().ToString("N");
+            context.Request.Headers[Header] = requestId;
+        }
+
+        context.Response.Headers[Header] = requestId;
+        Activity.Current?.SetTag("msswift.request_id", requestId);
+        return next(context);
+    });
+}

@@ -1,0 +1,14 @@
+using Grpc.Core;
+using MsSwift.Contracts.Registry.V1;
+using MsSwift.Registry.Models;
+
+namespace MsSwift.Registry.Grpc;
+
+internal sealed class ModelRegistryImpl(RegistryService registry) : ModelRegistry.ModelRegistryBase
+{
+    public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) =>
+        new() { Models = { await registry.ListAsync() } };
+
+    public override Task<RegisteredModel> GetModel(GetModelRequest request, ServerCallContext context) =>
+        registry.GetAsync(request.Model);
+}

@@ -1,0 +1,116 @@
+using MsSwift.Contracts.Registry.V1;
+using MsSwift.Contracts.V1;
+using MsSwift.Registry.Checkpoints;
+using MsSwift.Registry.Events;
+using MsSwift.Registry.Storage;
+
+namespace MsSwift.Registry.Models;
+
+/// <summary>
+/// The registry's operations, shared by the gRPC and HTTP front ends: read the model, apply one
+/// <see cref="ModelRules"/> change, commit it if nobody else changed the model meanwhile, then
+/// publish the change's event.
+/// </summary>
+public sealed partial class RegistryService(
+    ModelStore store, CheckpointInspector checkpoints, ModelEventOutbox outbox, TimeProvider time, ILogger<RegistryService> logger)
+{
+    public Task<IReadOnlyList<RegisteredModel>> ListAsync() => store.ListAsync();
+
+    public async Task<RegisteredModel> GetAsync(string model)
+    {
+        ModelRules.ValidateName(model, "model");
+        var record = await store.ReadAsync(model);
+        return record.Revision == 0
+            ? throw new RegistryException(RegistryError.NotFound, $"model '{model}' is not registered")
+            : record;
+    }
+
+    public async Task<RegisteredModel> RegisterAsync(RegisterVersionRequest request, CancellationToken cancellationToken)
+    {
+        ModelRules.ValidateName(request.Model, "model");
+        if (!string.IsNullOrEmpty(request.Version))
+        {
+            ModelRules.ValidateName(request.Version, "version");
+        }
+
+        if (string.IsNullOrWhiteSpace(request.Checkpoint))
+        {
+            throw new RegistryException(RegistryError.InvalidArgument, "checkpoint is required: the version's name in the checkpoint store");
+        }
+
+        var facts = await checkpoints.InspectAsync(request.Checkpoint, cancellationToken);
+        var version = new ModelVersion
+        {
+            Version = request.Version,
+            Stage = request.Stage,
+            SourceJob = request.SourceJob,
+            DatasetHash = request.DatasetHash,
+            Checkpoint = request.Checkpoint,
+            SizeBytes = facts.SizeBytes,
+            Sha256 = facts.Sha256,
+            ConfigJson = facts.ConfigJson,
+            Tokenizer = facts.Tokenizer,
+        };
+        version.Metrics.Add(request.Metrics);
+        return await ChangeAsync(request.Model, request.ExpectedRevision, (model, now) => ModelRules.Register(model, version, now), cancellationToken);
+    }
+
+    public Task<RegisteredModel> PromoteAsync(string model, string version, long expectedRevision, CancellationToken cancellationToken) =>
+        ChangeAsync(model, expectedRevision, (current, now) => ModelRules.Promote(current, version, now), cancellationToken);
+
+    public Task<RegisteredModel> RollBackAsync(string model, long expectedRevision, CancellationToken cancellationToken) =>
+        ChangeAsync(model, expectedRevision, ModelRules.RollBack, cancellationToken);
+
+    public Task<RegisteredModel> SetCanaryAsync(string model, string version, int percent, long expectedRevision, CancellationToken cancellationToken) =>
+        ChangeAsync(model, expectedRevision, (current, now) => ModelRules.SetCanary(current, version, percent, now), cancellationToken);
+
+    public Task<RegisteredModel> ArchiveAsync(string model, string version, long expectedRevision, CancellationToken cancellationToken) =>
+        ChangeAsync(model, expectedRevision, (current, now) => ModelRules.Archive(current, version, now), cancellationToken);
+
+    public Task<RegisteredModel> DeleteAsync(string model, string version, long expectedRevision, CancellationToken cancellationToken) =>
+        ChangeAsync(model, expectedRevision, (current, now) => ModelRules.Delete(current, version, now), cancellationToken);
+
+    private async Task<RegisteredModel> ChangeAsync(
+        string name, long expectedRevision, Func<RegisteredModel, DateTimeOffset, (RegisteredModel, ModelEvent)> change, CancellationToken cancellationToken)
+    {
+        ModelRules.ValidateName(name, "model");
+        if (expectedRevision < 0)
+        {
+            throw new RegistryException(RegistryError.InvalidArgument, $"expected_revision must not be negative, got {expectedRevision}");
+        }
+
+        var current = await store.ReadAsync(name);
+        if (expectedRevision > 0 && current.Revision != expectedRevision)
+        {
+            throw new RegistryException(RegistryError.StaleRevision,
+                $"model '{name}' is at revision {current.Revision}, not the expected {expectedRevision}; re-read it and decide again");
+        }
+
+        var (next, modelEvent) = change(current, time.GetUtcNow());
+        if (!await store.CommitAsync(next, current.Revision, modelEvent))
+        {
+            throw new RegistryException(RegistryError.Conflict,
+                $"model '{name}' was changed by another request while this one was applied (revision {current.Revision} is gone); re-read it and retry");
+        }
+
+        var type = modelEvent.Type.ToString();
+        LogChanged(logger, type, name, modelEvent.Version, next.Revision);
+        try
+        {
+            await outbox.PublishAsync(modelEvent, cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // Committed: the outbox sweep publishes it later, so the change still succeeds.
+            LogPublishDeferred(logger, type, name, error);
+        }
+
+        return next;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Type} {Model} {Version}: now at revision {Revision}")]
+    private static partial void LogChanged(ILogger logger, string type, string model, string version, long revision);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Type} {Model} committed, but its event could not be published yet; the outbox sweep will publish it")]
+    private static partial void LogPublishDeferred(ILogger logger, string type, string model, Exception error);
+}

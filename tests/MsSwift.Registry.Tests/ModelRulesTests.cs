@@ -1,0 +1,112 @@
+using MsSwift.Contracts.Registry.V1;
+using MsSwift.Contracts.V1;
+using MsSwift.Registry.Models;
+
+namespace MsSwift.Registry.Tests;
+
+/// <summary>The registry's state machine on its own: stages, history, canary and what is refused.</summary>
+public sealed class ModelRulesTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 28, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Promote_remembers_the_previous_production_version_and_roll_back_restores_it()
+    {
+        var model = WithVersions("v1", "v2", "v3");
+        model = ModelRules.Promote(model, "v1", Now).Model;
+        model = ModelRules.Promote(model, "v2", Now).Model;
+        var (promoted, promotedEvent) = ModelRules.Promote(model, "v3", Now);
+
+        var (rolledBack, rollBackEvent) = ModelRules.RollBack(promoted, Now);
+        var (twice, _) = ModelRules.RollBack(rolledBack, Now);
+
+        Assert.Equal(ModelEventType.Promoted, promotedEvent.Type);
+        Assert.Equal(["v1", "v2"], promoted.ProductionHistory);
+        Assert.Equal("v2", rolledBack.ProductionVersion);
+        Assert.Equal(ModelEventType.RolledBack, rollBackEvent.Type);
+        Assert.Equal("v2", rollBackEvent.Version);
+        Assert.Equal("tiny/v2/model.safetensors", rollBackEvent.Checkpoint);
+        Assert.Equal(Stage.None, ModelRules.Find(rolledBack, "v3")!.Stage);
+        Assert.Equal("v1", twice.ProductionVersion);
+        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.RollBack(twice, Now)));
+        Assert.Equal(promoted.Revision + 2, twice.Revision);
+    }
+
+    [Fact]
+    public void Production_and_canary_versions_cannot_be_deleted_or_archived()
+    {
+        var model = ModelRules.Promote(WithVersions("v1", "v2", "v3"), "v1", Now).Model;
+        model = ModelRules.SetCanary(model, "v2", 10, Now).Model;
+
+        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.Delete(model, "v1", Now)));
+        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.Archive(model, "v2", Now)));
+        Assert.Equal(RegistryError.NotFound, Refusal(() => ModelRules.Delete(model, "v9", Now)));
+        var deleted = ModelRules.Delete(model, "v3", Now).Model;
+        Assert.Equal(["v1", "v2"], deleted.Versions.Select(version => version.Version));
+    }
+
+    [Fact]
+    public void Canary_needs_a_production_version_and_a_share_between_1_and_99_and_ends_when_promoted()
+    {
+        var unpromoted = WithVersions("v1", "v2");
+        var model = ModelRules.Promote(unpromoted, "v1", Now).Model;
+
+        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.SetCanary(unpromoted, "v2", 10, Now)));
+        Assert.Equal(RegistryError.InvalidArgument, Refusal(() => ModelRules.SetCanary(model, "v2", 100, Now)));
+        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.SetCanary(model, "v1", 10, Now)));
+
+        var (canary, canaryEvent) = ModelRules.SetCanary(model, "v2", 30, Now);
+        var promoted = ModelRules.Promote(canary, "v2", Now).Model;
+        var (cleared, clearedEvent) = ModelRules.SetCanary(canary, "", 0, Now);
+
+        Assert.Equal(30, canaryEvent.CanaryPercent);
+        Assert.Equal(new Canary { Version = "v2", Percent = 30 }, canary.Canary);
+        Assert.Null(promoted.Canary);
+        Assert.Null(cleared.Canary);
+        Assert.Equal(ModelEventType.CanarySet, clearedEvent.Type);
+        Assert.Equal(0, clearedEvent.CanaryPercent);
+        Assert.Equal("v2", clearedEvent.Version);
+    }
+
+    [Fact]
+    public void Register_numbers_versions_refuses_duplicates_and_bad_names()
+    {
+        var model = new RegisteredModel { Name = "tiny" };
+        model = ModelRules.Register(model, new ModelVersion { Checkpoint = "a" }, Now).Model;
+        model = ModelRules.Register(model, new ModelVersion { Version = "v7", Checkpoint = "b" }, Now).Model;
+        var (next, registered) = ModelRules.Register(model, new ModelVersion { Checkpoint = "c" }, Now);
+
+        Assert.Equal(["v1", "v7", "v8"], next.Versions.Select(version => version.Version));
+        Assert.Equal(ModelEventType.Registered, registered.Type);
+        Assert.Equal(RegistryError.AlreadyExists, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "v7" }, Now)));
+        Assert.Equal(RegistryError.InvalidArgument, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "../x" }, Now)));
+        Assert.Equal(RegistryError.InvalidArgument, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "v9", Stage = Stage.Production }, Now)));
+    }
+
+    [Fact]
+    public void Archived_versions_leave_the_roll_back_history_and_cannot_be_promoted()
+    {
+        var model = WithVersions("v1", "v2", "v3");
+        model = ModelRules.Promote(model, "v1", Now).Model;
+        model = ModelRules.Promote(model, "v2", Now).Model;
+        model = ModelRules.Promote(model, "v3", Now).Model;
+        model = ModelRules.Archive(model, "v2", Now).Model;
+
+        Assert.Equal(["v1"], model.ProductionHistory);
+        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.Promote(model, "v2", Now)));
+        Assert.Equal("v1", ModelRules.RollBack(model, Now).Model.ProductionVersion);
+    }
+
+    private static RegisteredModel WithVersions(params string[] versions)
+    {
+        var model = new RegisteredModel { Name = "tiny" };
+        foreach (var version in versions)
+        {
+            model = ModelRules.Register(model, new ModelVersion { Version = version, Checkpoint = $"tiny/{version}/model.safetensors" }, Now).Model;
+        }
+
+        return model;
+    }
+
+    private static RegistryError Refusal(Action change) => Assert.Throws<RegistryException>(change).Error;
+}

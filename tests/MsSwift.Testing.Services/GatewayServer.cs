@@ -1,0 +1,55 @@
+using System.Globalization;
+
+namespace MsSwift.Testing.Services;
+
+/// <summary>An API key a test gateway is configured with.</summary>
+public sealed record TestApiKey(string Name, string Key, IReadOnlyList<string> Scopes, double RequestsPerSecond = 1000, int Burst = 1000);
+
+/// <summary>
+/// The real gateway as a process, its YARP destinations pointed by service-discovery
+/// configuration at real inference and registry processes, with the given API keys.
+/// </summary>
+public sealed class GatewayServer : ServiceProcess
+{
+    private GatewayServer(int httpPort, IReadOnlyDictionary<string, string?> settings)
+        : base("GatewayServicePath", httpPort, FreeTcpPort.Next(), settings)
+    {
+    }
+
+    public static Task<GatewayServer> StartReadyAsync(
+        IReadOnlyList<ServiceProcess> inference, ServiceProcess registry, IReadOnlyList<TestApiKey> keys, IReadOnlyDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>();
+        for (var i = 0; i < inference.Count; i++)
+        {
+            settings[$"services__inference__http__{i}"] = inference[i].HttpAddress.ToString();
+            settings[$"services__inference__grpc__{i}"] = inference[i].GrpcAddress.ToString();
+        }
+
+        settings["services__registry__http__0"] = registry.HttpAddress.ToString();
+        settings["services__registry__grpc__0"] = registry.GrpcAddress.ToString();
+        // Nothing listens here: training routes answer 502/503, which tests of auth do not reach.
+        settings["services__training__http__0"] = "http://127.0.0.1:9";
+        settings["services__training__grpc__0"] = "http://127.0.0.1:9";
+        settings["Gateway__CanaryRefreshSeconds"] = "0.5";
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var prefix = $"Gateway__ApiKeys__{i}__";
+            settings[prefix + "Name"] = keys[i].Name;
+            settings[prefix + "Key"] = keys[i].Key;
+            settings[prefix + "RequestsPerSecond"] = keys[i].RequestsPerSecond.ToString(CultureInfo.InvariantCulture);
+            settings[prefix + "Burst"] = keys[i].Burst.ToString(CultureInfo.InvariantCulture);
+            for (var j = 0; j < keys[i].Scopes.Count; j++)
+            {
+                settings[$"{prefix}Scopes__{j}"] = keys[i].Scopes[j];
+            }
+        }
+
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        return ReadyAsync(new GatewayServer(FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+    }
+}
