@@ -13,5 +13,11 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
 app.MapDefaultEndpoints();
-app.MapReverseProxy();
+app.MapReverseProxy(proxy =>
+{
+    proxy.UseForwarderErrors();
+    proxy.UseSessionAffinity();
+    proxy.UseLoadBalancing();
+    proxy.UsePassiveHealthChecks();
+});
 app.Run();

@@ -4,7 +4,7 @@
 #   kcat          - Kafka smoke checks (kcat -b <bootstrap> -L)
 #   libstdc++6 with GLIBCXX_3.4.32 - TorchSharp 0.107's native library needs it;
 #                   Debian 12 gets it from trixie through a pinned apt source.
-# With --bench also python3-torch and OpenBLAS (the PyTorch side of the benchmarks).
+# With --bench also python3-torch and OpenBLAS (the PyTorch side of the benchmarks) and h2load.
 # Seconds when everything is present; uses sudo only when not root.
 set -euo pipefail
 
@@ -60,5 +60,7 @@ if [ "${1:-}" = "--bench" ]; then
   # PyTorch to compare against; Debian's build uses the reference BLAS unless OpenBLAS is installed.
   [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || apt_install python3-torch python3-numpy
   [ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ] || apt_install libopenblas0-pthread
+  # h2load drives the gateway benchmark's gRPC load.
+  command -v h2load >/dev/null 2>&1 || apt_install nghttp2-client
 fi
 log "ready: dotnet $(dotnet --version), redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), kcat, libstdc++ GLIBCXX_3.4.32"

@@ -21,6 +21,9 @@ internal static class Extensions
         builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddProblemDetails();
+        // The gateway serves only gRPC health itself: every other gRPC service must reach YARP,
+        // not gRPC's "unimplemented service" fallback.
+        builder.Services.Configure<Grpc.AspNetCore.Server.GrpcServiceOptions>(options => options.IgnoreUnknownServices = true);
 
         builder.Services.AddSingleton<ApiKeyRing>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

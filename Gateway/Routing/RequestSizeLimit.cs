@@ -7,7 +7,8 @@ namespace MsSwift.Gateway.Routing;
 
 /// <summary>
 /// <see cref="GatewayOptions.MaxRequestBodyBytes"/>: Kestrel stops reading any body beyond it,
-/// and a request that declares a larger Content-Length is refused before it is forwarded.
+/// a request that declares a larger Content-Length is refused before it is forwarded, and gRPC
+/// bodies (which YARP exempts from Kestrel's limit) are counted as they stream.
 /// </summary>
 internal static class RequestSizeLimit
 {
@@ -17,10 +18,18 @@ internal static class RequestSizeLimit
     public static IApplicationBuilder UseRequestSizeLimit(this IApplicationBuilder app) => app.Use((context, next) =>
     {
         var limit = context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
-        return context.Request.ContentLength > limit
-            ? GatewayRejection.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, StatusCode.ResourceExhausted, "Request too large",
-                $"the request body of {context.Request.ContentLength} bytes exceeds the gateway's limit of {limit} bytes")
-            : next(context);
+        if (context.Request.ContentLength > limit)
+        {
+            return GatewayRejection.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, StatusCode.ResourceExhausted, "Request too large",
+                $"the request body of {context.Request.ContentLength} bytes exceeds the gateway's limit of {limit} bytes");
+        }
+
+        if (GatewayRejection.IsGrpc(context.Request))
+        {
+            context.Request.Body = new BodyLimitStream(context.Request.Body, limit);
+        }
+
+        return next(context);
     });
 
     private sealed class ConfigureKestrel(IOptions<GatewayOptions> gateway) : IConfigureOptions<KestrelServerOptions>

@@ -3,7 +3,9 @@ using System.Net;
 using System.Text;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
+using Aspire.Hosting.ApplicationModel;
 using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts;
@@ -62,13 +64,20 @@ public sealed class WholeAppTests
     {
         using var http = app.CreateHttpClient("gateway", "http");
         using var timeout = new CancellationTokenSource(StepTimeout);
+        var key = await app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>()
+            .Single(resource => resource.Name == "gateway-dev-key").GetValueAsync(timeout.Token);
 
         var readiness = await http.GetAsync("/healthz", timeout.Token);
-        // Through YARP to inference, which serves the development demo model.
+        var anonymous = await http.GetAsync("/v1/models", timeout.Token);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        // Through YARP to inference, which serves the development demo model, and to the registry.
         var models = await http.GetStringAsync("/v1/models", timeout.Token);
+        var registry = await http.GetAsync("/registry/models", timeout.Token);
 
         Assert.Equal(HttpStatusCode.OK, readiness.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Contains("\"id\":\"demo:v1\"", models);
+        Assert.Equal(HttpStatusCode.OK, registry.StatusCode);
     }
 
     private static async Task AssertKafkaListsTopicsAndDeliversToAConsumerGroup(string? bootstrap)

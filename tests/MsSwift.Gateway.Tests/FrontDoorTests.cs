@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using MsSwift.Contracts.Registry.V1;
+using MsSwift.Contracts.V1;
+
+namespace MsSwift.Gateway.Tests;
+
+/// <summary>API keys, scopes, rate limits, size limits and request ids at the real gateway, over HTTP and gRPC.</summary>
+[Collection(GatewayClusterGroup.Name)]
+public sealed class FrontDoorTests(GatewayCluster cluster)
+{
+    [Fact]
+    public async Task Http_without_a_valid_key_gets_401_and_a_key_without_the_scope_gets_403()
+    {
+        using var anonymous = cluster.Http(null);
+        using var wrong = cluster.Http(new("x", "not-a-key-0123456789", ["admin"]));
+        using var user = cluster.Http(GatewayCluster.UserKey);
+        using var admin = cluster.Http(GatewayCluster.AdminKey);
+
+        var noKey = await anonymous.GetAsync("/v1/models");
+        var badKey = await wrong.GetAsync("/v1/models");
+        var allowed = await user.GetAsync("/v1/models");
+        var registryRead = await user.GetAsync("/registry/models/tiny");
+        var userPromote = await user.PostAsync("/registry/models/tiny/versions/v9/promote", null);
+        var adminPromote = await admin.PostAsync("/registry/models/tiny/versions/v9/promote", null);
+        var health = await anonymous.GetAsync("/healthz");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+        Assert.Equal("application/problem+json", noKey.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("Bearer", noKey.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Equal(HttpStatusCode.Unauthorized, badKey.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, registryRead.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, userPromote.StatusCode);
+        Assert.Contains("'admin' scope", (await userPromote.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        // The admin key passes the gateway; the registry itself answers (no version v9).
+        Assert.Equal(HttpStatusCode.NotFound, adminPromote.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Grpc_without_a_key_is_unauthenticated_and_admin_calls_need_an_admin_key()
+    {
+        var registryAdmin = new ModelRegistryAdmin.ModelRegistryAdminClient(cluster.GrpcChannel);
+        var change = new ChangeVersionRequest { Model = "tiny", Version = "v9" };
+
+        var anonymous = await Assert.ThrowsAsync<RpcException>(() => cluster.Models.PredictAsync(Request("hi"), GatewayCluster.Credentials(null)).ResponseAsync);
+        var served = await cluster.Models.PredictAsync(Request("hi"), GatewayCluster.Credentials(GatewayCluster.UserKey));
+        var userAdmin = await Assert.ThrowsAsync<RpcException>(() => registryAdmin.PromoteAsync(change, GatewayCluster.Credentials(GatewayCluster.UserKey)).ResponseAsync);
+        var adminAdmin = await Assert.ThrowsAsync<RpcException>(() => registryAdmin.PromoteAsync(change, GatewayCluster.Credentials(GatewayCluster.AdminKey)).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
+        Assert.Equal("tiny", served.Model);
+        Assert.Equal(StatusCode.PermissionDenied, userAdmin.StatusCode);
+        Assert.Equal(StatusCode.NotFound, adminAdmin.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_key_over_its_rate_gets_429_with_retry_after_over_http_and_resource_exhausted_over_grpc()
+    {
+        using var slow = cluster.Http(GatewayCluster.SlowKey);
+
+        var answers = new List<HttpResponseMessage>();
+        for (var i = 0; i < 5; i++)
+        {
+            answers.Add(await slow.GetAsync("/v1/models"));
+        }
+
+        var grpc = await Assert.ThrowsAsync<RpcException>(() => cluster.Models.PredictAsync(Request("hi"), GatewayCluster.Credentials(GatewayCluster.SlowKey)).ResponseAsync);
+
+        Assert.Equal(HttpStatusCode.OK, answers[0].StatusCode);
+        var limited = answers.First(answer => answer.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.True(limited.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {limited.Headers.RetryAfter}");
+        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(StatusCode.ResourceExhausted, grpc.StatusCode);
+        // Other keys are not slowed by this one.
+        using var user = cluster.Http(GatewayCluster.UserKey);
+        Assert.Equal(HttpStatusCode.OK, (await user.GetAsync("/v1/models")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_refused_over_http_and_grpc()
+    {
+        using var user = cluster.Http(GatewayCluster.UserKey);
+        var prompt = new string('x', GatewayCluster.MaxBodyBytes * 2);
+
+        var http = await user.PostAsJsonAsync("/v1/completions", new { model = "tiny", prompt, max_tokens = 1 });
+        var grpc = await Assert.ThrowsAsync<RpcException>(() => cluster.Models.PredictAsync(Request(prompt), GatewayCluster.Credentials(GatewayCluster.UserKey)).ResponseAsync);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, http.StatusCode);
+        Assert.Contains("exceeds the gateway's limit", (await http.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.Equal(StatusCode.ResourceExhausted, grpc.StatusCode);
+    }
+
+    [Fact]
+    public async Task Every_answer_carries_a_request_id_and_a_callers_own_is_kept()
+    {
+        using var user = cluster.Http(GatewayCluster.UserKey);
+        using var anonymous = cluster.Http(null);
+        using var mine = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        mine.Headers.Add("x-request-id", "my-request-42");
+
+        var kept = await user.SendAsync(mine);
+        var generated = await user.GetAsync("/v1/models");
+        var refused = await anonymous.GetAsync("/v1/models");
+
+        Assert.Equal("my-request-42", kept.Headers.GetValues("x-request-id").Single());
+        Assert.Matches("^[0-9a-f]{32}$", generated.Headers.GetValues("x-request-id").Single());
+        Assert.True(refused.Headers.Contains("x-request-id"));
+    }
+
+    internal static PredictRequest Request(string prompt) => new()
+    {
+        InputData = ByteString.CopyFrom(Encoding.UTF8.GetBytes(prompt)),
+        Parameters = new GenerationParameters { MaxNewTokens = 2 },
+    };
+}

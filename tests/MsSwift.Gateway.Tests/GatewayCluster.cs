@@ -1,0 +1,80 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using MsSwift.Contracts.Registry.V1;
+using MsSwift.Contracts.V1;
+using MsSwift.Testing.Services;
+
+namespace MsSwift.Gateway.Tests;
+
+/// <summary>
+/// The real gateway in front of a real inference process and a real registry process, on real
+/// Redis and broker. The registry knows model <c>tiny</c> v1 (production), v2 and v3; inference
+/// starts with v1 serving and v2 loaded. Keys: admin, a user key (inference and registry reads),
+/// and a slow key (1 request/s, burst 2).
+/// </summary>
+public sealed class GatewayCluster : IAsyncLifetime
+{
+    public static readonly TestApiKey AdminKey = new("ops", "admin-key-0123456789abcdef", ["admin"]);
+    public static readonly TestApiKey UserKey = new("app", "user-key-0123456789abcdef", ["inference", "registry.read"]);
+    public static readonly TestApiKey SlowKey = new("slow", "slow-key-0123456789abcdef", ["inference"], RequestsPerSecond: 1, Burst: 2);
+
+    /// <summary>The gateway's body limit in these tests.</summary>
+    public const int MaxBodyBytes = 4096;
+
+    public ServiceInfrastructure Infrastructure { get; private set; } = null!;
+
+    public InferenceServer Inference { get; private set; } = null!;
+
+    public RegistryServer Registry { get; private set; } = null!;
+
+    public GatewayServer Gateway { get; private set; } = null!;
+
+    /// <summary>The gateway's gRPC port.</summary>
+    public GrpcChannel GrpcChannel => Gateway.Channel;
+
+    public async Task InitializeAsync()
+    {
+        Infrastructure = await ServiceInfrastructure.StartAsync();
+        Inference = await InferenceServer.StartAsync(Infrastructure, settings: null);
+        await InferenceServer.WriteCheckpointAsync(Infrastructure.CheckpointDirectory, "tiny/v3/model.safetensors", seed: 3);
+        await Inference.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        Registry = await RegistryServer.StartReadyAsync(Infrastructure);
+        foreach (var version in new[] { "v1", "v2", "v3" })
+        {
+            await Registry.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = "tiny", Version = version, Checkpoint = $"tiny/{version}/model.safetensors" });
+        }
+
+        await Registry.Admin.PromoteAsync(new ChangeVersionRequest { Model = "tiny", Version = "v1" });
+        Gateway = await GatewayServer.StartReadyAsync([Inference], Registry, [AdminKey, UserKey, SlowKey],
+            new Dictionary<string, string?> { ["Gateway__MaxRequestBodyBytes"] = MaxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+    }
+
+    public HttpClient Http(TestApiKey? key)
+    {
+        var http = new HttpClient { BaseAddress = Gateway.HttpAddress, Timeout = TimeSpan.FromSeconds(60) };
+        if (key is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new("Bearer", key.Key);
+        }
+
+        return http;
+    }
+
+    public static Metadata Credentials(TestApiKey? key) => key is null ? [] : [new("authorization", $"Bearer {key.Key}")];
+
+    public ModelService.ModelServiceClient Models => new(GrpcChannel);
+
+    public async Task DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await Registry.DisposeAsync();
+        await Inference.DisposeAsync();
+        await Infrastructure.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class GatewayClusterGroup : ICollectionFixture<GatewayCluster>
+{
+    public const string Name = "Gateway cluster";
+}

@@ -1,0 +1,136 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Google.Protobuf;
+using Grpc.Core;
+using MsSwift.Contracts.V1;
+using MsSwift.Testing.Services;
+
+namespace MsSwift.Bench;
+
+/// <summary>
+/// Gateway overhead: the same gRPC Predict load with h2load (nghttp2-client), direct to an
+/// inference process and through the gateway process (API key, rate limiter, canary draw, YARP),
+/// alternated in one run: throughput at saturation, then p50/p99 at a fixed moderate rate.
+/// </summary>
+internal static partial class GatewayBenchmark
+{
+    private const string Path = "/msswift.v1.ModelService/Predict";
+    private static readonly TestApiKey Key = new("bench", "bench-key-0123456789abcdef", ["inference"], RequestsPerSecond: 1_000_000, Burst: 1_000_000);
+
+    public static async Task<int> RunAsync(int requests, int rate)
+    {
+        await using var infrastructure = await ServiceInfrastructure.StartAsync();
+        await using var inference = await InferenceServer.StartAsync(infrastructure, new Dictionary<string, string> { ["Inference__MaxBatchSize"] = "16", ["Inference__MaxQueueSize"] = "1024" });
+        await inference.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        await using var registry = await RegistryServer.StartReadyAsync(infrastructure);
+        await using var gateway = await GatewayServer.StartReadyAsync([inference], registry, [Key]);
+
+        var body = System.IO.Path.GetTempFileName();
+        await File.WriteAllBytesAsync(body, GrpcFrame(new PredictRequest
+        {
+            InputData = ByteString.CopyFromUtf8("benchmark"),
+            Parameters = new GenerationParameters { MaxNewTokens = 1 },
+        }));
+        await CheckAnswersAsync(inference, gateway);
+        var targets = new[] { ("direct", inference.GrpcAddress), ("gateway", gateway.GrpcAddress) };
+        foreach (var (_, address) in targets)
+        {
+            await H2LoadAsync(address, body, ["-n", "1000", "-c", "8"]);
+        }
+
+        Console.WriteLine($"Predict (1 new token, tiny model) over h2c; {requests} requests per measurement; direct and gateway alternated, best of 2.");
+        Console.WriteLine();
+        var saturation = new Dictionary<string, double>();
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var (name, address) in targets)
+            {
+                var output = await H2LoadAsync(address, body, ["-n", requests.ToString(CultureInfo.InvariantCulture), "-c", "16"]);
+                saturation[name] = Math.Max(saturation.GetValueOrDefault(name), RequestsPerSecond(output));
+            }
+        }
+
+        var latency = new Dictionary<string, (double P50, double P99)>();
+        foreach (var (name, address) in targets)
+        {
+            var log = System.IO.Path.GetTempFileName();
+            // 4 clients at rate/4 each: a steady rate far below saturation, so queueing does not hide the gateway's cost.
+            await H2LoadAsync(address, body, ["-n", (rate * 10).ToString(CultureInfo.InvariantCulture), "-c", "4", $"--rps={rate / 4}", $"--log-file={log}"]);
+            latency[name] = Percentiles(await File.ReadAllLinesAsync(log));
+            File.Delete(log);
+        }
+
+        File.Delete(body);
+        Console.WriteLine("| path | throughput at saturation (16 streams) | p50 at " + rate + " req/s | p99 at " + rate + " req/s |");
+        Console.WriteLine("|---|---|---|---|");
+        foreach (var (name, _) in targets)
+        {
+            Console.WriteLine($"| {name} | {saturation[name]:F0} req/s | {latency[name].P50:F2} ms | {latency[name].P99:F2} ms |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Throughput ratio gateway / direct: {saturation["gateway"] / saturation["direct"]:F2}");
+        Console.WriteLine($"Added by the gateway at {rate} req/s: p50 {latency["gateway"].P50 - latency["direct"].P50:F2} ms, p99 {latency["gateway"].P99 - latency["direct"].P99:F2} ms");
+        return 0;
+    }
+
+    /// <summary>Both paths must answer the benchmark's request successfully (h2load does not read gRPC trailers).</summary>
+    private static async Task CheckAnswersAsync(InferenceServer inference, GatewayServer gateway)
+    {
+        var request = new PredictRequest { InputData = ByteString.CopyFromUtf8("benchmark"), Parameters = new GenerationParameters { MaxNewTokens = 1 } };
+        await new ModelService.ModelServiceClient(inference.Channel).PredictAsync(request);
+        await new ModelService.ModelServiceClient(gateway.Channel).PredictAsync(request, new Metadata { { "authorization", $"Bearer {Key.Key}" } });
+    }
+
+    private static async Task<string> H2LoadAsync(Uri address, string body, IEnumerable<string> options)
+    {
+        var arguments = new List<string>(options)
+        {
+            "-d", body,
+            "-H", "content-type: application/grpc",
+            "-H", "te: trailers",
+            "-H", $"authorization: Bearer {Key.Key}",
+            new Uri(address, Path).ToString(),
+        };
+        var startInfo = new ProcessStartInfo("h2load", arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("h2load did not start; run eng/setup.sh --bench");
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var done = RequestsLine().Match(output);
+        if (process.ExitCode != 0 || !done.Success || done.Groups["failed"].Value != "0" || done.Groups["errored"].Value != "0")
+        {
+            throw new InvalidOperationException($"h2load against {address} failed:{Environment.NewLine}{output}{await process.StandardError.ReadToEndAsync()}");
+        }
+
+        return output;
+    }
+
+    private static double RequestsPerSecond(string output) =>
+        double.Parse(FinishedLine().Match(output).Groups["rps"].Value, CultureInfo.InvariantCulture);
+
+    /// <summary>h2load's log: start time (µs), HTTP status, duration (µs) per request.</summary>
+    private static (double P50, double P99) Percentiles(string[] log)
+    {
+        var milliseconds = log.Select(line => double.Parse(line.Split('\t')[2], CultureInfo.InvariantCulture) / 1000).Order().ToList();
+        double At(double quantile) => milliseconds[Math.Min(milliseconds.Count - 1, (int)Math.Ceiling(quantile * milliseconds.Count) - 1)];
+        return (At(0.50), At(0.99));
+    }
+
+    /// <summary>One gRPC message on the wire: not compressed, 4-byte big-endian length, the message.</summary>
+    private static byte[] GrpcFrame(IMessage message)
+    {
+        var payload = message.ToByteArray();
+        var frame = new byte[5 + payload.Length];
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), payload.Length);
+        payload.CopyTo(frame, 5);
+        return frame;
+    }
+
+    [GeneratedRegex(@"finished in [\d.]+\w+, (?<rps>[\d.]+) req/s")]
+    private static partial Regex FinishedLine();
+
+    [GeneratedRegex(@"requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (?<failed>\d+) failed, (?<errored>\d+) errored")]
+    private static partial Regex RequestsLine();
+}
