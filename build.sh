@@ -5,7 +5,7 @@
 #                         reads "N passed, N failed[, N skipped]" and the exit code is non-zero on failure
 #   ./build.sh setup      only install prerequisites (redis-server, kcat, libstdc++ for TorchSharp)
 #   ./build.sh manifest   regenerate aspire-manifest.json from the AppHost
-#   ./build.sh bench model  run a benchmark (installs python3-torch and OpenBLAS for the PyTorch side)
+#   ./build.sh bench model  run a benchmark: model, inference or gateway (installs python3-torch, OpenBLAS, h2load)
 # Extra arguments after `run` go to the AppHost (e.g. --Infrastructure:Mode=external).
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -11,7 +11,7 @@ namespace MsSwift.Testing.Services;
 public abstract class ServiceProcess : ChildProcess
 {
     protected ServiceProcess(string pathMetadata, int httpPort, int grpcPort, IReadOnlyDictionary<string, string?> settings)
-        : base("dotnet", ["exec", ServicePath(pathMetadata)], Environment(httpPort, grpcPort, settings))
+        : base("dotnet", ["exec", ServicePath(pathMetadata)], Environment(httpPort, grpcPort, settings), System.IO.Path.GetDirectoryName(ServicePath(pathMetadata)))
     {
         HttpPort = httpPort;
         GrpcPort = grpcPort;

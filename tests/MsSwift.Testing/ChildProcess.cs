@@ -12,10 +12,15 @@ public abstract class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly List<string> _output = [];
 
-    protected ChildProcess(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    /// <param name="fileName">The program.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <param name="environment">Variables to set on top of this process's environment.</param>
+    /// <param name="workingDirectory">Where it runs (ASP.NET Core services find their appsettings.json there); default: here.</param>
+    protected ChildProcess(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
         var startInfo = new ProcessStartInfo(fileName, arguments)
         {
+            WorkingDirectory = workingDirectory ?? "",
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

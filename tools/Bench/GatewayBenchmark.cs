@@ -25,23 +25,43 @@ internal static partial class GatewayBenchmark
         await using var inference = await InferenceServer.StartAsync(infrastructure, new Dictionary<string, string> { ["Inference__MaxBatchSize"] = "16", ["Inference__MaxQueueSize"] = "1024" });
         await inference.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
         await using var registry = await RegistryServer.StartReadyAsync(infrastructure);
-        await using var gateway = await GatewayServer.StartReadyAsync([inference], registry, [Key]);
+        // BENCH_GATEWAY_ENV="K=V;K=V": extra environment for the gateway process, for experiments (e.g. OTEL_SDK_DISABLED=true).
+        var experiment = (Environment.GetEnvironmentVariable("BENCH_GATEWAY_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => (string?)pair[1]);
+        await using var gateway = await GatewayServer.StartReadyAsync([inference], registry, [Key], experiment);
 
-        var body = System.IO.Path.GetTempFileName();
-        await File.WriteAllBytesAsync(body, GrpcFrame(new PredictRequest
-        {
-            InputData = ByteString.CopyFromUtf8("benchmark"),
-            Parameters = new GenerationParameters { MaxNewTokens = 1 },
-        }));
         await CheckAnswersAsync(inference, gateway);
-        var targets = new[] { ("direct", inference.GrpcAddress), ("gateway", gateway.GrpcAddress) };
+        Console.WriteLine($"Predict over h2c; {requests} requests per saturation measurement (16 streams), direct and gateway alternated, best of 2; latency at a steady {rate} req/s (4 clients).");
+        Console.WriteLine();
+        Console.WriteLine($"| new tokens | path | throughput at saturation | p50 at {rate} req/s | p99 at {rate} req/s |");
+        Console.WriteLine("|---|---|---|---|---|");
+        var summary = new List<string>();
+        foreach (var tokens in new[] { 1, 16 })
+        {
+            var body = System.IO.Path.GetTempFileName();
+            await File.WriteAllBytesAsync(body, GrpcFrame(Request(tokens)));
+            var (saturation, latency) = await MeasureAsync([("direct", inference.GrpcAddress), ("gateway", gateway.GrpcAddress)], body, requests, rate);
+            File.Delete(body);
+            foreach (var name in new[] { "direct", "gateway" })
+            {
+                Console.WriteLine($"| {tokens} | {name} | {saturation[name]:F0} req/s | {latency[name].P50:F2} ms | {latency[name].P99:F2} ms |");
+            }
+
+            summary.Add($"{tokens} new token(s): throughput ratio gateway / direct {saturation["gateway"] / saturation["direct"]:F2}; added at {rate} req/s: p50 {latency["gateway"].P50 - latency["direct"].P50:F2} ms, p99 {latency["gateway"].P99 - latency["direct"].P99:F2} ms");
+        }
+
+        Console.WriteLine();
+        summary.ForEach(Console.WriteLine);
+        return 0;
+    }
+
+    private static async Task<(Dictionary<string, double> Saturation, Dictionary<string, (double P50, double P99)> Latency)> MeasureAsync(
+        (string Name, Uri Address)[] targets, string body, int requests, int rate)
+    {
         foreach (var (_, address) in targets)
         {
             await H2LoadAsync(address, body, ["-n", "1000", "-c", "8"]);
         }
 
-        Console.WriteLine($"Predict (1 new token, tiny model) over h2c; {requests} requests per measurement; direct and gateway alternated, best of 2.");
-        Console.WriteLine();
         var saturation = new Dictionary<string, double>();
         for (var round = 0; round < 2; round++)
         {
@@ -56,30 +76,24 @@ internal static partial class GatewayBenchmark
         foreach (var (name, address) in targets)
         {
             var log = System.IO.Path.GetTempFileName();
-            // 4 clients at rate/4 each: a steady rate far below saturation, so queueing does not hide the gateway's cost.
             await H2LoadAsync(address, body, ["-n", (rate * 10).ToString(CultureInfo.InvariantCulture), "-c", "4", $"--rps={rate / 4}", $"--log-file={log}"]);
             latency[name] = Percentiles(await File.ReadAllLinesAsync(log));
             File.Delete(log);
         }
 
-        File.Delete(body);
-        Console.WriteLine("| path | throughput at saturation (16 streams) | p50 at " + rate + " req/s | p99 at " + rate + " req/s |");
-        Console.WriteLine("|---|---|---|---|");
-        foreach (var (name, _) in targets)
-        {
-            Console.WriteLine($"| {name} | {saturation[name]:F0} req/s | {latency[name].P50:F2} ms | {latency[name].P99:F2} ms |");
-        }
-
-        Console.WriteLine();
-        Console.WriteLine($"Throughput ratio gateway / direct: {saturation["gateway"] / saturation["direct"]:F2}");
-        Console.WriteLine($"Added by the gateway at {rate} req/s: p50 {latency["gateway"].P50 - latency["direct"].P50:F2} ms, p99 {latency["gateway"].P99 - latency["direct"].P99:F2} ms");
-        return 0;
+        return (saturation, latency);
     }
+
+    private static PredictRequest Request(int tokens) => new()
+    {
+        InputData = ByteString.CopyFromUtf8("benchmark"),
+        Parameters = new GenerationParameters { MaxNewTokens = tokens },
+    };
 
     /// <summary>Both paths must answer the benchmark's request successfully (h2load does not read gRPC trailers).</summary>
     private static async Task CheckAnswersAsync(InferenceServer inference, GatewayServer gateway)
     {
-        var request = new PredictRequest { InputData = ByteString.CopyFromUtf8("benchmark"), Parameters = new GenerationParameters { MaxNewTokens = 1 } };
+        var request = Request(1);
         await new ModelService.ModelServiceClient(inference.Channel).PredictAsync(request);
         await new ModelService.ModelServiceClient(gateway.Channel).PredictAsync(request, new Metadata { { "authorization", $"Bearer {Key.Key}" } });
     }
