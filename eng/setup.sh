@@ -2,11 +2,14 @@
 # Installs what MsSwift.Aspire needs on Debian/Ubuntu, idempotently:
 #   redis-server  - Redis for local-mode runs and tests
 #   kcat          - Kafka smoke checks (kcat -b <bootstrap> -L)
+#   s3rver        - an S3-compatible server for the checkpoint-store tests (npm, into .tools/)
 #   libstdc++6 with GLIBCXX_3.4.32 - TorchSharp 0.107's native library needs it;
 #                   Debian 12 gets it from trixie through a pinned apt source.
 # With --bench also python3-torch and OpenBLAS (the PyTorch side of the benchmarks) and h2load.
 # Seconds when everything is present; uses sudo only when not root.
 set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
@@ -40,6 +43,9 @@ sdk_major=$(dotnet --version 2>/dev/null | cut -d. -f1)
 
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 command -v kcat >/dev/null 2>&1 || apt_install kcat
+# s3rver: the S3-compatible server the checkpoint-store tests run against, kept in .tools/.
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+[ -f "$root/.tools/node_modules/s3rver/bin/s3rver.js" ] || { log "installing s3rver"; npm install --prefix "$root/.tools" --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null; }
 
 libstdcxx=$( (ldconfig -p 2>/dev/null || true) | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
 if [ -z "$libstdcxx" ] || ! grep -qa 'GLIBCXX_3\.4\.32' "$libstdcxx"; then
@@ -63,4 +69,4 @@ if [ "${1:-}" = "--bench" ]; then
   # h2load drives the gateway benchmark's gRPC load.
   command -v h2load >/dev/null 2>&1 || apt_install nghttp2-client
 fi
-log "ready: dotnet $(dotnet --version), redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), kcat, libstdc++ GLIBCXX_3.4.32"
+log "ready: dotnet $(dotnet --version), redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), kcat, s3rver, libstdc++ GLIBCXX_3.4.32"

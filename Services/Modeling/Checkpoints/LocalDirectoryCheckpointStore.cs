@@ -73,15 +73,5 @@ public sealed class LocalDirectoryCheckpointStore : ICheckpointStore
     }
 
     /// <summary>Maps a checkpoint name to a path inside <see cref="Root"/>, refusing names that escape it.</summary>
-    private string PathOf(string name)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var segments = name.Split('/');
-        if (name.StartsWith('/') || segments.Any(segment => segment is "" or "." or ".." || segment.Contains('\\', StringComparison.Ordinal)))
-        {
-            throw new ArgumentException($"checkpoint name '{name}' must be a relative path of non-empty segments without '.' or '..'", nameof(name));
-        }
-
-        return Path.Combine([Root, .. segments]);
-    }
+    private string PathOf(string name) => Path.Combine([Root, .. CheckpointNames.Segments(name)]);
 }
