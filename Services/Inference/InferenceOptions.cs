@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using MsSwift.Modeling.Checkpoints;
 
 namespace MsSwift.Inference;
 
@@ -9,6 +10,9 @@ public sealed class InferenceOptions
 
     /// <summary>Root of the local checkpoint store shared with training.</summary>
     public string CheckpointDirectory { get; set; } = "";
+
+    /// <summary>S3-compatible storage instead of <see cref="CheckpointDirectory"/>, when its bucket is set.</summary>
+    public S3CheckpointStoreOptions CheckpointS3 { get; set; } = new();
 
     /// <summary>The model a request without a model name gets.</summary>
     public string DefaultModel { get; set; } = "demo";
@@ -50,9 +54,9 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
     {
         var failures = new List<string>();
         var section = InferenceOptions.SectionName;
-        if (string.IsNullOrWhiteSpace(options.CheckpointDirectory))
+        if (CheckpointStores.Problem(section, options.CheckpointDirectory, options.CheckpointS3) is { } problem)
         {
-            failures.Add($"{section}:CheckpointDirectory is missing: set it to the checkpoint store's directory");
+            failures.Add(problem);
         }
 
         if (string.IsNullOrWhiteSpace(options.DefaultModel))

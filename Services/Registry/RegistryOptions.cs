@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using MsSwift.Modeling.Checkpoints;
 
 namespace MsSwift.Registry;
 
@@ -9,12 +10,15 @@ public sealed class RegistryOptions
 
     /// <summary>The shared checkpoint store's directory: registered checkpoints are read from it (size, SHA-256, config).</summary>
     public string CheckpointDirectory { get; set; } = "";
+
+    /// <summary>S3-compatible storage instead of <see cref="CheckpointDirectory"/>, when its bucket is set.</summary>
+    public S3CheckpointStoreOptions CheckpointS3 { get; set; } = new();
 }
 
 internal sealed class RegistryOptionsValidator : IValidateOptions<RegistryOptions>
 {
     public ValidateOptionsResult Validate(string? name, RegistryOptions options) =>
-        string.IsNullOrWhiteSpace(options.CheckpointDirectory)
-            ? ValidateOptionsResult.Fail($"{RegistryOptions.SectionName}:CheckpointDirectory is missing: set it to the checkpoint store's directory")
+        CheckpointStores.Problem(RegistryOptions.SectionName, options.CheckpointDirectory, options.CheckpointS3) is { } problem
+            ? ValidateOptionsResult.Fail(problem)
             : ValidateOptionsResult.Success;
 }

@@ -27,8 +27,11 @@ internal static class Extensions
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>();
 
-        builder.Services.AddSingleton<ICheckpointStore>(services =>
-            new LocalDirectoryCheckpointStore(services.GetRequiredService<IOptions<InferenceOptions>>().Value.CheckpointDirectory));
+        builder.Services.AddSingleton(services =>
+        {
+            var options = services.GetRequiredService<IOptions<InferenceOptions>>().Value;
+            return CheckpointStores.Create(options.CheckpointDirectory, options.CheckpointS3);
+        });
         // Hosted services are built before options are validated at start: taking the store lazily
         // lets validation report every bad setting at once instead of failing inside a constructor.
         builder.Services.AddSingleton(services => new Lazy<ICheckpointStore>(services.GetRequiredService<ICheckpointStore>));

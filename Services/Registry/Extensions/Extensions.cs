@@ -20,7 +20,10 @@ internal static class Extensions
         builder.Services.AddSingleton<IValidateOptions<RegistryOptions>, RegistryOptionsValidator>();
         // Lazy: options are validated at start, after singletons like this are built.
         builder.Services.AddSingleton(services => new Lazy<ICheckpointStore>(() =>
-            new LocalDirectoryCheckpointStore(services.GetRequiredService<IOptions<RegistryOptions>>().Value.CheckpointDirectory)));
+        {
+            var options = services.GetRequiredService<IOptions<RegistryOptions>>().Value;
+            return CheckpointStores.Create(options.CheckpointDirectory, options.CheckpointS3);
+        }));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CheckpointInspector>();
         builder.Services.AddSingleton<ModelStore>();

@@ -1,0 +1,14 @@
+namespace MsSwift.Modeling.Checkpoints;
+
+/// <summary>Picks a service's checkpoint backend from its settings: S3 when a bucket is configured, else the local directory.</summary>
+public static class CheckpointStores
+{
+    public static ICheckpointStore Create(string directory, S3CheckpointStoreOptions s3) =>
+        s3.Bucket.Length > 0 ? s3.CreateStore() : new LocalDirectoryCheckpointStore(directory);
+
+    /// <summary>What is missing for <see cref="Create"/> to work, naming the keys under <paramref name="section"/>; null when nothing.</summary>
+    public static string? Problem(string section, string directory, S3CheckpointStoreOptions s3) =>
+        s3.Bucket.Length == 0 && string.IsNullOrWhiteSpace(directory)
+            ? $"{section}:CheckpointDirectory is missing: set it to the checkpoint store's directory (or {section}:CheckpointS3:Bucket to use S3)"
+            : null;
+}
