@@ -76,6 +76,16 @@ public sealed class GptTrainer : IDisposable
         }
 
         var loss = ComputeGradients(microBatches);
+        return ApplyGradients(loss, microBatches.Sum(batch => batch.TokenCount));
+    }
+
+    /// <summary>
+    /// The optimizer half of a step: clips the gradient on the master parameters (left there by
+    /// <see cref="ComputeGradients"/>, or by a parameter server that averaged workers' gradients),
+    /// applies AdamW at the scheduled learning rate, and counts the step.
+    /// </summary>
+    public TrainStepResult ApplyGradients(double loss, long tokens)
+    {
         var gradientNorm = ClipGradients();
         var learningRate = _hyperparameters.LearningRateAt(Step);
         foreach (var group in _optimizer.ParamGroups)
@@ -90,8 +100,24 @@ public sealed class GptTrainer : IDisposable
         }
 
         Step++;
-        return new TrainStepResult(Step, loss, gradientNorm, learningRate, microBatches.Sum(batch => batch.TokenCount));
+        return new TrainStepResult(Step, loss, gradientNorm, learningRate, tokens);
     }
+
+    /// <summary>Replaces the parameters (e.g. with ones pulled from a parameter server); the bf16 compute copy follows.</summary>
+    public void SetParameters(ReadOnlySpan<float> flat)
+    {
+        ParameterVector.Write(_masterParameters, flat);
+        if (_compute is not null)
+        {
+            CopyMasterToCompute();
+        }
+    }
+
+    /// <summary>Sets (rather than computes) the master parameters' gradient, e.g. an average from data-parallel workers.</summary>
+    public void SetGradients(ReadOnlySpan<float> flat) => ParameterVector.WriteGradients(_masterParameters, flat);
+
+    /// <summary>The master parameters' current gradient as one flat vector.</summary>
+    public float[] GetGradients() => ParameterVector.ReadGradients(_masterParameters);
 
     /// <summary>
     /// Zeroes the gradients, then runs forward and backward over every micro-batch, leaving the

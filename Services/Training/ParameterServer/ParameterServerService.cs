@@ -1,0 +1,72 @@
+using Grpc.Core;
+using MsSwift.Contracts.Training.V1;
+
+namespace MsSwift.Training.ParameterServer;
+
+/// <summary>The parameter server's gRPC face: join, pull parameters, push gradients (chunked streams).</summary>
+public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics metrics) : MsSwift.Contracts.Training.V1.ParameterServer.ParameterServerBase
+{
+    public override Task<JoinResponse> Join(JoinRequest request, ServerCallContext context) =>
+        Task.FromResult(Job(request.JobId).Join(RequireWorker(request.WorkerId)));
+
+    public override async Task PullParameters(PullRequest request, IServerStreamWriter<VectorChunk> responseStream, ServerCallContext context)
+    {
+        var job = Job(request.JobId);
+        var (version, parameters) = job.Snapshot();
+        var header = new VectorHeader { JobId = job.JobId, WorkerId = request.WorkerId, Version = version, Format = job.Settings.Format };
+        foreach (var chunk in WireCodec.Encode(parameters, header))
+        {
+            await responseStream.WriteAsync(chunk, context.CancellationToken);
+            metrics.Sent(chunk.Data.Length);
+        }
+    }
+
+    public override async Task<PushResponse> PushGradients(IAsyncStreamReader<VectorChunk> requestStream, ServerCallContext context)
+    {
+        VectorHeader header;
+        float[] gradient;
+        try
+        {
+            (header, gradient) = await WireCodec.DecodeAsync(Counted(requestStream, context.CancellationToken), context.CancellationToken);
+        }
+        catch (InvalidDataException error)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, error.Message));
+        }
+
+        var job = Job(header.JobId);
+        if (header.Format != job.Settings.Format)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"job '{job.JobId}' uses wire format {job.Settings.Format}, not {header.Format}"));
+        }
+
+        try
+        {
+            var outcome = await job.SubmitAsync(RequireWorker(header.WorkerId), header.Version, gradient, header.Loss, header.Tokens, context.CancellationToken);
+            return new PushResponse { Version = outcome.Version, Loss = outcome.Loss, Workers = outcome.Workers, Dropped = { outcome.Dropped } };
+        }
+        catch (StaleStepException error)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, error.Message));
+        }
+        catch (ArgumentException error)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, error.Message));
+        }
+    }
+
+    private async IAsyncEnumerable<VectorChunk> Counted(IAsyncStreamReader<VectorChunk> reader, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (await reader.MoveNext(cancellationToken))
+        {
+            metrics.Received(reader.Current.Data.Length);
+            yield return reader.Current;
+        }
+    }
+
+    private ParameterServerJob Job(string jobId) =>
+        jobs.Find(jobId) ?? throw new RpcException(new Status(StatusCode.NotFound, $"no parameter server for job '{jobId}' here"));
+
+    private static string RequireWorker(string workerId) =>
+        string.IsNullOrWhiteSpace(workerId) ? throw new RpcException(new Status(StatusCode.InvalidArgument, "worker_id is required")) : workerId;
+}

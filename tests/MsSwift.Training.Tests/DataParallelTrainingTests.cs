@@ -1,0 +1,145 @@
+using Grpc.Core;
+using MsSwift.Contracts.Training.V1;
+using MsSwift.Modeling.Gpt;
+using MsSwift.Modeling.Training;
+using MsSwift.Training.ParameterServer;
+using MsSwift.Training.Workers;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace MsSwift.Training.Tests;
+
+/// <summary>
+/// Data-parallel training through the real parameter server over gRPC: two workers, each with
+/// half of every global batch, against one process training on the whole batch.
+/// </summary>
+public sealed class DataParallelTrainingTests(ITestOutputHelper output)
+{
+    private const int Steps = 20;
+    private const int GlobalBatch = 8;
+    private const int Window = 24;
+    private static readonly GptConfig Config = new() { Layers = 2, Heads = 4, Width = 64, ContextLength = 64, VocabSize = 256 };
+    private static readonly TrainingHyperparameters Hyperparameters = new() { LearningRate = 3e-3, MinLearningRate = 3e-4, WarmupSteps = 4, TotalSteps = Steps };
+
+    [Theory]
+    [InlineData(WireFormat.Fp32, 1e-5)]
+    [InlineData(WireFormat.Fp16, 2e-3)]
+    public async Task Two_workers_follow_the_single_process_loss_trajectory(WireFormat format, double bound)
+    {
+        var reference = SingleProcessLosses();
+
+        await using var host = await ParameterServerHost.StartAsync();
+        var job = new ParameterServerJob("job-1", Model(seed: 1), Hyperparameters, new ParameterServerSettings(format, MinimumWorkers: 2, TimeSpan.FromSeconds(60)));
+        host.Jobs.Add(job); // the host disposes its jobs
+        using var first = new DataParallelWorker(host.Client, "job-1", "w1", Model(seed: 100), Hyperparameters);
+        using var second = new DataParallelWorker(host.Client, "job-1", "w2", Model(seed: 200), Hyperparameters);
+        await first.JoinAsync(CancellationToken.None);
+        await second.JoinAsync(CancellationToken.None);
+
+        var distributed = new List<double>();
+        for (var step = 0; step < Steps; step++)
+        {
+            using var batch = GlobalBatchFor(step);
+            using var firstHalf = Half(batch, 0);
+            using var secondHalf = Half(batch, 1);
+            var outcomes = await Task.WhenAll(
+                first.StepAsync([firstHalf], format, CancellationToken.None),
+                second.StepAsync([secondHalf], format, CancellationToken.None));
+            Assert.All(outcomes, outcome => Assert.Equal(2, outcome.Workers));
+            distributed.Add(outcomes[0].Loss);
+        }
+
+        var worst = reference.Zip(distributed, (single, parallel) => Math.Abs(single - parallel)).Max();
+        output.WriteLine($"{format}: loss {reference[0]:F4} -> {reference[^1]:F4}; worst |single - distributed| over {Steps} steps: {worst:E2} (bound {bound:E0})");
+        Assert.True(reference[^1] < reference[0] - 0.1, "the reference run should learn something");
+        Assert.True(worst <= bound, $"worst difference {worst} exceeds {bound}");
+        Assert.Equal(Steps, job.Version);
+        // Per step each worker pulls N parameters and pushes N gradients: 2·k·N bytes.
+        var perStep = 2L * 2 * job.ParameterCount * WireCodec.BytesPerElement(format);
+        Assert.Equal(perStep * Steps, host.Metrics.BytesSent + host.Metrics.BytesReceived);
+    }
+
+    [Fact]
+    public async Task A_straggler_is_dropped_after_the_timeout_and_its_late_gradient_refused()
+    {
+        await using var host = await ParameterServerHost.StartAsync();
+        var job = new ParameterServerJob("job-2", Model(seed: 1), Hyperparameters, new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 1, TimeSpan.FromMilliseconds(500)));
+        host.Jobs.Add(job); // the host disposes its jobs
+        using var prompt = new DataParallelWorker(host.Client, "job-2", "prompt", Model(seed: 3), Hyperparameters);
+        using var slow = new DataParallelWorker(host.Client, "job-2", "slow", Model(seed: 4), Hyperparameters);
+        await prompt.JoinAsync(CancellationToken.None);
+        await slow.JoinAsync(CancellationToken.None);
+        using var batch = GlobalBatchFor(0);
+
+        var outcome = await prompt.StepAsync([batch], WireFormat.Fp32, CancellationToken.None);
+        var late = await Assert.ThrowsAsync<RpcException>(() => slow.StepAsync([batch], WireFormat.Fp32, CancellationToken.None));
+        var alone = await prompt.StepAsync([batch], WireFormat.Fp32, CancellationToken.None);
+
+        Assert.Equal(["slow"], outcome.Dropped);
+        Assert.Equal(1, outcome.Workers);
+        Assert.Equal(StatusCode.FailedPrecondition, late.StatusCode);
+        Assert.Contains("join again", late.Status.Detail);
+        // With the straggler gone, the next step does not wait for it.
+        Assert.Equal(2, alone.Version);
+        Assert.Empty(alone.Dropped);
+    }
+
+    [Fact]
+    public async Task Gradients_in_another_wire_format_or_for_an_unknown_job_are_refused()
+    {
+        await using var host = await ParameterServerHost.StartAsync();
+        var job = new ParameterServerJob("job-3", Model(seed: 1), Hyperparameters, new ParameterServerSettings(WireFormat.Fp16, MinimumWorkers: 1, TimeSpan.FromSeconds(5)));
+        host.Jobs.Add(job); // the host disposes its jobs
+        using var worker = new DataParallelWorker(host.Client, "job-3", "w", Model(seed: 2), Hyperparameters);
+        using var stranger = new DataParallelWorker(host.Client, "job-404", "w", Model(seed: 2), Hyperparameters);
+        await worker.JoinAsync(CancellationToken.None);
+        using var batch = GlobalBatchFor(0);
+
+        var wrongFormat = await Assert.ThrowsAsync<RpcException>(() => worker.StepAsync([batch], WireFormat.Fp32, CancellationToken.None));
+        var unknownJob = await Assert.ThrowsAsync<RpcException>(() => stranger.JoinAsync(CancellationToken.None));
+
+        Assert.Equal(StatusCode.InvalidArgument, wrongFormat.StatusCode);
+        Assert.Equal(StatusCode.NotFound, unknownJob.StatusCode);
+        Assert.Equal(0, job.Version);
+    }
+
+    private static List<double> SingleProcessLosses()
+    {
+        using var model = Model(seed: 1);
+        using var trainer = new GptTrainer(model, Hyperparameters);
+        var losses = new List<double>();
+        for (var step = 0; step < Steps; step++)
+        {
+            using var batch = GlobalBatchFor(step);
+            losses.Add(trainer.TrainStep([batch]).Loss);
+        }
+
+        return losses;
+    }
+
+    private static GptModel Model(long seed)
+    {
+        manual_seed(seed);
+        return new GptModel(Config);
+    }
+
+    /// <summary>Step t's global batch: a short repeating pattern per row, so there is something to learn.</summary>
+    private static TokenBatch GlobalBatchFor(int step)
+    {
+        var generator = new Random(step);
+        var windows = new long[GlobalBatch * (Window + 1)];
+        for (var row = 0; row < GlobalBatch; row++)
+        {
+            var pattern = Enumerable.Range(0, 3).Select(_ => (long)generator.Next(Config.VocabSize)).ToArray();
+            for (var i = 0; i <= Window; i++)
+            {
+                windows[row * (Window + 1) + i] = pattern[i % pattern.Length];
+            }
+        }
+
+        return TokenBatch.FromWindows(tensor(windows, [GlobalBatch, Window + 1]));
+    }
+
+    private static TokenBatch Half(TokenBatch batch, int index) =>
+        new(batch.Inputs.narrow(0, index * GlobalBatch / 2, GlobalBatch / 2), batch.Targets.narrow(0, index * GlobalBatch / 2, GlobalBatch / 2));
+}

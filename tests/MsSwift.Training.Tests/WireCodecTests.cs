@@ -1,0 +1,44 @@
+using MsSwift.Contracts.Training.V1;
+using MsSwift.Training.ParameterServer;
+
+namespace MsSwift.Training.Tests;
+
+public sealed class WireCodecTests
+{
+    private static readonly float[] Vector = Enumerable.Range(0, WireCodec.ChunkElements * 2 + 5)
+        .Select(i => (float)(Math.Sin(i * 0.37) * Math.Pow(10, i % 7 - 4))).ToArray();
+
+    [Theory]
+    [InlineData(WireFormat.Fp32, 0.0)]
+    [InlineData(WireFormat.Fp16, 1.0 / 2048)]
+    [InlineData(WireFormat.Bf16, 1.0 / 256)]
+    public async Task A_vector_survives_chunking_within_its_formats_precision(WireFormat format, double relativeError)
+    {
+        var chunks = WireCodec.Encode(Vector, new VectorHeader { Format = format, Version = 3 }).ToList();
+
+        var (header, decoded) = await WireCodec.DecodeAsync(chunks.ToAsyncEnumerable(), CancellationToken.None);
+
+        Assert.Equal(3, chunks.Count);
+        Assert.Equal(Vector.Length * WireCodec.BytesPerElement(format), chunks.Sum(chunk => chunk.Data.Length));
+        Assert.Equal(3, header.Version);
+        for (var i = 0; i < Vector.Length; i++)
+        {
+            // fp16 has no normal numbers below 6e-5: compare those absolutely.
+            var tolerance = Math.Max(Math.Abs(Vector[i]) * relativeError, format == WireFormat.Fp16 ? 6e-8 : 0);
+            Assert.True(Math.Abs(decoded[i] - Vector[i]) <= tolerance, $"element {i}: {Vector[i]} came back as {decoded[i]} in {format}");
+        }
+    }
+
+    [Fact]
+    public async Task Malformed_streams_are_refused()
+    {
+        var chunks = WireCodec.Encode([1f, 2f, 3f], new VectorHeader { Format = WireFormat.Fp32 }).ToList();
+        var headless = new VectorChunk { Offset = 0, Data = chunks[0].Data };
+        var overflowing = chunks[0].Clone();
+        overflowing.Offset = 2;
+
+        await Assert.ThrowsAsync<InvalidDataException>(() => WireCodec.DecodeAsync(new[] { headless }.ToAsyncEnumerable(), CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidDataException>(() => WireCodec.DecodeAsync(new[] { overflowing }.ToAsyncEnumerable(), CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidDataException>(() => WireCodec.DecodeAsync(Array.Empty<VectorChunk>().ToAsyncEnumerable(), CancellationToken.None));
+    }
+}
