@@ -4,6 +4,7 @@ using MsSwift.Bench;
 //   model [--threads N] [--repeats N] [--python PATH]   model core vs PyTorch (see docs/BENCHMARKS.md)
 //   inference [--threads N]                              batching on vs off, continuous vs request-level
 //   gateway [--requests N] [--rate N]                    the same gRPC load direct and through the gateway (h2load)
+//   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
 var command = args.FirstOrDefault();
 int Option(string name, int fallback) =>
     Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var value) ? value : fallback;
@@ -15,11 +16,12 @@ return command switch
     "model" => await ModelBenchmark.RunAsync(Option("--threads", 2), Option("--repeats", 10), Text("--python", "/usr/bin/python3")),
     "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2)),
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200)),
+    "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench gateway [--requests N] [--rate N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N]");
     return 2;
 }

@@ -4,10 +4,9 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using MsSwift.Testing;
 using MsSwift.Training.ParameterServer;
 
-namespace MsSwift.Training.Tests;
+namespace MsSwift.Testing.Services;
 
 /// <summary>The parameter server's gRPC service on a real loopback socket (h2c), with its jobs and wire metrics.</summary>
 public sealed class ParameterServerHost : IAsyncDisposable
