@@ -103,6 +103,21 @@ public sealed class GptTrainer : IDisposable
         return new TrainStepResult(Step, loss, gradientNorm, learningRate, tokens);
     }
 
+    /// <summary>Writes the optimizer's state (AdamW moments and step counts), to resume exactly where it stopped.</summary>
+    public void SaveOptimizerState(Stream stream)
+    {
+        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        _optimizer.save_state_dict(writer);
+    }
+
+    /// <summary>Restores what <see cref="SaveOptimizerState"/> wrote, and the step count the learning-rate schedule follows.</summary>
+    public void RestoreState(Stream optimizerState, int step)
+    {
+        using var reader = new BinaryReader(optimizerState, System.Text.Encoding.UTF8, leaveOpen: true);
+        _optimizer.load_state_dict(reader);
+        Step = step;
+    }
+
     /// <summary>Replaces the parameters (e.g. with ones pulled from a parameter server); the bf16 compute copy follows.</summary>
     public void SetParameters(ReadOnlySpan<float> flat)
     {

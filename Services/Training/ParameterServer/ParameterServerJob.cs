@@ -1,4 +1,5 @@
 using MsSwift.Contracts.Training.V1;
+using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
 using WireFormat = MsSwift.Contracts.Training.V1.WireFormat;
@@ -34,13 +35,49 @@ public sealed class ParameterServerJob : IDisposable
     private CancellationTokenSource? _stragglerTimer;
     private float[] _parameters;
 
-    public ParameterServerJob(string jobId, GptModel model, TrainingHyperparameters hyperparameters, ParameterServerSettings settings)
+    /// <param name="jobId">The job.</param>
+    /// <param name="model">The fp32 master weights (owned from here on).</param>
+    /// <param name="hyperparameters">Optimizer and schedule.</param>
+    /// <param name="settings">Wire format, workers and straggler timeout.</param>
+    /// <param name="resume">Optimizer state and version from a checkpoint, to continue a job exactly.</param>
+    public ParameterServerJob(string jobId, GptModel model, TrainingHyperparameters hyperparameters, ParameterServerSettings settings, (Stream OptimizerState, long Version)? resume = null)
     {
         JobId = jobId;
         Settings = settings;
         _trainer = new GptTrainer(model, hyperparameters);
+        if (resume is { } state)
+        {
+            _trainer.RestoreState(state.OptimizerState, (int)state.Version);
+            Version = state.Version;
+        }
+
         _parameters = ParameterVector.Read(model.parameters().ToArray());
     }
+
+    /// <summary>Writes the model and optimizer state of the current version under <paramref name="prefix"/>; returns that version.</summary>
+    public async Task<long> SaveCheckpointAsync(ICheckpointStore store, string prefix, CancellationToken cancellationToken)
+    {
+        // One consistent version: a step replaces _parameters (never mutates it) under this lock.
+        MemoryStream optimizer = new();
+        long version;
+        float[] parameters;
+        lock (_gate)
+        {
+            version = Version;
+            parameters = _parameters;
+            _trainer.SaveOptimizerState(optimizer);
+        }
+
+        using var snapshot = new GptModel(_trainer.Model.Config);
+        ParameterVector.Write(snapshot.parameters().ToArray(), parameters);
+        await GptCheckpoint.SaveAsync(store, $"{prefix}/model.safetensors", snapshot, TokenizerId, cancellationToken);
+        optimizer.Position = 0;
+        await store.SaveAsync($"{prefix}/optimizer.bin", (stream, token) => optimizer.CopyToAsync(stream, token), cancellationToken);
+        return version;
+    }
+
+    /// <summary>The tokenizer recorded in checkpoints.</summary>
+    public string TokenizerId { get; init; } = "byte";
 
     public string JobId { get; }
 

@@ -17,6 +17,9 @@ public sealed class ParameterServerJobs : IDisposable
 
     public ParameterServerJob? Find(string jobId) => _jobs.GetValueOrDefault(jobId);
 
+    /// <summary>Stops serving a job here (the caller disposes it).</summary>
+    public void Remove(string jobId) => _jobs.TryRemove(jobId, out _);
+
     public void Dispose()
     {
         foreach (var job in _jobs.Values)

@@ -49,6 +49,10 @@ public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, error.Message));
         }
+        catch (ObjectDisposedException)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"the parameter server of job '{job.JobId}' stepped down; find the new one and join again"));
+        }
         catch (ArgumentException error)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, error.Message));

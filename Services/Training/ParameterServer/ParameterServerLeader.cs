@@ -1,0 +1,160 @@
+using MsSwift.Modeling.Checkpoints;
+using MsSwift.Modeling.Gpt;
+using MsSwift.Modeling.Training;
+using MsSwift.ServiceDefaults.Redis;
+using MsSwift.Training.Jobs;
+
+namespace MsSwift.Training.ParameterServer;
+
+/// <summary>What a job's parameter server needs to (re)start: the model shape, the optimizer and how often to checkpoint.</summary>
+public sealed record ParameterServerJobSpec(
+    string JobId, GptConfig Config, TrainingHyperparameters Hyperparameters, ParameterServerSettings Settings, int CheckpointEverySteps, long Seed);
+
+/// <summary>
+/// Runs one job's parameter server only while it holds the job's Redis lock: it resumes from the
+/// latest committed checkpoint (or starts fresh), checkpoints every K steps through the
+/// <see cref="ICheckpointStore"/> and commits each checkpoint with its fencing token. If the lease
+/// is lost or a commit is refused (a newer leader exists), it stops serving the job at once.
+/// </summary>
+public sealed partial class ParameterServerLeader(
+    ParameterServerJobSpec spec, RedisLock locks, JobStateStore state, ICheckpointStore store, ParameterServerJobs jobs, ILogger<ParameterServerLeader> logger) : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private RedisLockLease? _lease;
+    private ParameterServerJob? _job;
+    private Task _renewal = Task.CompletedTask;
+    private Task _checkpoints = Task.CompletedTask;
+
+    public static readonly TimeSpan LeaseTime = TimeSpan.FromSeconds(3);
+
+    /// <summary>The job while this instance leads it.</summary>
+    public ParameterServerJob? Job => _job;
+
+    public long FencingToken => _lease?.FencingToken ?? 0;
+
+    /// <summary>Set when leadership ended (lease lost or a commit refused).</summary>
+    public Task Deposed => _deposed.Task;
+
+    private readonly TaskCompletionSource _deposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private string LockName => $"training:{spec.JobId}:parameter-server";
+
+    /// <summary>Tries to become the job's parameter server; false when another instance leads it.</summary>
+    public async Task<bool> TryLeadAsync(CancellationToken cancellationToken)
+    {
+        _lease = await locks.TryAcquireAsync(LockName, LeaseTime);
+        if (_lease is null)
+        {
+            return false;
+        }
+
+        var committed = await state.ReadAsync(spec.JobId);
+        _job = committed is null ? Fresh() : await ResumeAsync(committed, cancellationToken);
+        var version = _job.Version;
+        var token = _lease.FencingToken;
+        LogLeading(logger, spec.JobId, token, version);
+        _job.StepApplied += OnStepApplied;
+        jobs.Add(_job);
+        _renewal = RenewAsync(_stop.Token);
+        return true;
+    }
+
+    /// <summary>Checkpoints the current version and commits it; false when the commit was refused (this instance is stale).</summary>
+    public async Task<bool> CheckpointAsync(CancellationToken cancellationToken)
+    {
+        var job = _job ?? throw new InvalidOperationException("not leading");
+        var prefix = $"jobs/{spec.JobId}/step-{job.Version:D8}-fence-{FencingToken}";
+        var version = await job.SaveCheckpointAsync(store, prefix, cancellationToken);
+        if (await state.CommitAsync(spec.JobId, FencingToken, version, prefix))
+        {
+            return true;
+        }
+
+        LogRefused(logger, spec.JobId, FencingToken, version);
+        await StepDownAsync();
+        return false;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StepDownAsync();
+        await _checkpoints.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    private ParameterServerJob Fresh()
+    {
+        TorchSharp.torch.manual_seed(spec.Seed);
+        return new ParameterServerJob(spec.JobId, new GptModel(spec.Config), spec.Hyperparameters, spec.Settings);
+    }
+
+    private async Task<ParameterServerJob> ResumeAsync(CommittedStep committed, CancellationToken cancellationToken)
+    {
+        var loaded = await GptCheckpoint.LoadAsync(store, $"{committed.Checkpoint}/model.safetensors", TorchSharp.torch.CPU, cancellationToken);
+        await using var optimizer = await store.OpenReadAsync($"{committed.Checkpoint}/optimizer.bin", cancellationToken);
+        var buffered = new MemoryStream();
+        await optimizer.CopyToAsync(buffered, cancellationToken);
+        buffered.Position = 0;
+        return new ParameterServerJob(spec.JobId, loaded.Model, spec.Hyperparameters, spec.Settings, (buffered, committed.Version));
+    }
+
+    private void OnStepApplied(StepOutcome outcome)
+    {
+        if (outcome.Version % spec.CheckpointEverySteps == 0 || outcome.Version >= spec.Hyperparameters.TotalSteps)
+        {
+            // One checkpoint at a time, in version order; a step never waits for storage.
+            _checkpoints = _checkpoints.ContinueWith(_ => CheckpointAsync(_stop.Token), TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    private async Task RenewAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(LeaseTime / 3, cancellationToken);
+                if (_lease is null || !await _lease.ExtendAsync(LeaseTime))
+                {
+                    LogLeaseLost(logger, spec.JobId, FencingToken);
+                    await StepDownAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task StepDownAsync()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync();
+        if (_job is { } job)
+        {
+            jobs.Remove(job.JobId);
+            job.Dispose();
+        }
+
+        if (_lease is { } lease)
+        {
+            await lease.ReleaseAsync();
+        }
+
+        _deposed.TrySetResult();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Leading job {JobId} as parameter server (fencing token {Token}) from version {Version}")]
+    private static partial void LogLeading(ILogger logger, string jobId, long token, long version);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint commit for job {JobId} refused for fencing token {Token} at version {Version}: a newer parameter server leads; stepping down")]
+    private static partial void LogRefused(ILogger logger, string jobId, long token, long version);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the parameter-server lease of job {JobId} (fencing token {Token}); stepping down")]
+    private static partial void LogLeaseLost(ILogger logger, string jobId, long token);
+}
