@@ -11,12 +11,13 @@ var kafka = builder.AddMsSwiftKafka(mode).AnnounceWhenReady("kcat -b {0} -L");
 
 // Model registry: versions, stages, canary; publishes model events.
 var registry = builder.AddService<Projects.MsSwift_Registry>("registry")
-    .WithCheckpointStore("Registry")
+    .WithCheckpointStore("Registry__CheckpointDirectory")
     .WithDependency(redis)
     .WithDependency(kafka);
 
 // Datasets: ingest, tokenize, shard.
 var data = builder.AddService<Projects.MsSwift_Data>("data")
+    .WithCheckpointStore("Data__StorageDirectory")
     .WithDependency(redis);
 
 // Training: the coordinator and parameter server, and the data-parallel workers.
@@ -35,7 +36,7 @@ builder.AddService<Projects.MsSwift_Training>("worker")
 
 // Inference: Predict, OpenAI-compatible API, Kafka async path.
 var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
-    .WithCheckpointStore("Inference")
+    .WithCheckpointStore("Inference__CheckpointDirectory")
     // Until something is trained and promoted, serve an untrained demo model (development only).
     .WithEnvironment("Inference__BootstrapDemoModel", builder.ExecutionContext.IsPublishMode ? "false" : "true")
     .WithDependency(redis)

@@ -38,16 +38,16 @@ internal static class ServiceResources
     /// <summary>
     /// Points a service at the checkpoint store shared by training, the registry and inference:
     /// <c>Checkpoints:Directory</c> (default <c>.data/checkpoints</c> at the repository root) when
-    /// running, a volume path in published (Kubernetes) form. The service reads it from
-    /// <c>{section}:CheckpointDirectory</c>.
+    /// running, a volume path in published (Kubernetes) form, passed in <paramref name="variable"/>
+    /// (each service names its own key, e.g. <c>Inference__CheckpointDirectory</c>).
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithCheckpointStore(this IResourceBuilder<ProjectResource> service, string section)
+    public static IResourceBuilder<ProjectResource> WithCheckpointStore(this IResourceBuilder<ProjectResource> service, string variable)
     {
         var builder = service.ApplicationBuilder;
         var directory = builder.ExecutionContext.IsPublishMode
             ? "/var/lib/msswift/checkpoints"
             : Path.GetFullPath(builder.Configuration["Checkpoints:Directory"] ?? Path.Combine(builder.AppHostDirectory, "..", ".data", "checkpoints"));
-        return service.WithEnvironment($"{section}__CheckpointDirectory", directory);
+        return service.WithEnvironment(variable, directory);
     }
 
     /// <summary>References a dependency and, where it has a lifecycle to wait on, starts after it is healthy.</summary>

@@ -1,4 +1,6 @@
 using MsSwift.Data.Extensions;
+using MsSwift.Data.Grpc;
+using MsSwift.Data.Http;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -7,4 +9,6 @@ builder.Services.AddGrpc();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapGrpcService<DataServiceImpl>();
+app.MapDatasetEndpoints();
 app.Run();

@@ -1,0 +1,167 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using MsSwift.Contracts.Data.V1;
+using MsSwift.Modeling.Tokenizers;
+
+namespace MsSwift.Data.Datasets;
+
+public enum RecordFormat
+{
+    /// <summary>Plain text: documents are separated by blank lines.</summary>
+    Text,
+
+    /// <summary>One JSON object per line with the document in a string field (default <c>text</c>).</summary>
+    Jsonl,
+}
+
+/// <summary>How to turn uploaded records into a dataset.</summary>
+public sealed record IngestOptions(RecordFormat Format, string Tokenizer, int ValidationPercent, string TextField = "text");
+
+/// <summary>An ingested dataset: its report and its token streams.</summary>
+public sealed record BuiltDataset(DatasetInfo Info, int[] TrainTokens, int[] ValidationTokens);
+
+/// <summary>
+/// Turns records into a dataset: parse (malformed records are counted with their line and reason,
+/// never silently dropped), normalise (Unicode NFC, LF line ends, trimmed), drop exact duplicates,
+/// split train/validation by each document's hash (stable across re-ingests), tokenize, and hash
+/// the content into the dataset's version.
+/// </summary>
+public static class DatasetBuilder
+{
+    private const int MaxExamples = 10;
+
+    public static async Task<BuiltDataset> BuildAsync(string name, TextReader input, IngestOptions options, CancellationToken cancellationToken)
+    {
+        var tokenizer = TokenizerRegistry.Create(options.Tokenizer);
+        var info = new DatasetInfo { Name = name, Tokenizer = tokenizer.Id, VocabSize = tokenizer.VocabSize, ValidationPercent = options.ValidationPercent };
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var documentHashes = new List<string>();
+        var train = new List<int>();
+        var validation = new List<int>();
+        await foreach (var (line, text, error) in ReadAsync(input, options, cancellationToken))
+        {
+            if (error is not null)
+            {
+                info.Malformed++;
+                if (info.MalformedExamples.Count < MaxExamples)
+                {
+                    info.MalformedExamples.Add(new MalformedRecord { Line = line, Reason = error });
+                }
+
+                continue;
+            }
+
+            var document = Normalize(text!);
+            if (document.Length == 0)
+            {
+                continue;
+            }
+
+            var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(document)));
+            if (!seen.Add(hash))
+            {
+                info.Duplicates++;
+                continue;
+            }
+
+            info.Documents++;
+            documentHashes.Add(hash);
+            var target = Convert.ToInt32(hash[..4], 16) % 100 < options.ValidationPercent ? validation : train;
+            target.AddRange(tokenizer.Encode(document));
+            target.AddRange(Separator(tokenizer));
+        }
+
+        info.TrainTokens = train.Count;
+        info.ValidationTokens = validation.Count;
+        info.Version = ContentHash(documentHashes, tokenizer.Id, options.ValidationPercent);
+        return new BuiltDataset(info, [.. train], [.. validation]);
+    }
+
+    private static IEnumerable<int> Separator(ITokenizer tokenizer) =>
+        tokenizer.EndOfTextId is { } endOfText ? [endOfText] : tokenizer.Encode("\n\n");
+
+    private static string Normalize(string text) =>
+        text.Normalize(NormalizationForm.FormC).Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Trim();
+
+    /// <summary>Order-independent: the same set of documents gives the same version however it was uploaded.</summary>
+    private static string ContentHash(List<string> documentHashes, string tokenizer, int validationPercent)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"{tokenizer}|{validationPercent}|"));
+        foreach (var document in documentHashes.Order(StringComparer.Ordinal))
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(document));
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+
+    private static async IAsyncEnumerable<(long Line, string? Text, string? Error)> ReadAsync(
+        TextReader input, IngestOptions options, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var paragraph = new StringBuilder();
+        long line = 0;
+        long paragraphStart = 0;
+        while (await input.ReadLineAsync(cancellationToken) is { } text)
+        {
+            line++;
+            if (options.Format == RecordFormat.Jsonl)
+            {
+                if (!string.IsNullOrWhiteSpace(text))
+                {
+                    yield return ParseJson(line, text, options.TextField);
+                }
+
+                continue;
+            }
+
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                if (paragraph.Length > 0)
+                {
+                    yield return (paragraphStart, paragraph.ToString(), null);
+                    paragraph.Clear();
+                }
+
+                continue;
+            }
+
+            if (paragraph.Length == 0)
+            {
+                paragraphStart = line;
+            }
+            else
+            {
+                paragraph.Append('\n');
+            }
+
+            paragraph.Append(text);
+        }
+
+        if (paragraph.Length > 0)
+        {
+            yield return (paragraphStart, paragraph.ToString(), null);
+        }
+    }
+
+    private static (long Line, string? Text, string? Error) ParseJson(long line, string text, string field)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (line, null, $"not a JSON object ({document.RootElement.ValueKind})");
+            }
+
+            return document.RootElement.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String
+                ? (line, value.GetString(), null)
+                : (line, null, $"no string field '{field}'");
+        }
+        catch (JsonException error)
+        {
+            return (line, null, $"invalid JSON: {error.Message}");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using Grpc.Core;
+using MsSwift.Contracts.Data.V1;
+using MsSwift.Data.Datasets;
+
+namespace MsSwift.Data.Grpc;
+
+/// <summary>Dataset lookups and deterministic shard batches for training workers.</summary>
+internal sealed class DataServiceImpl(DatasetStore store) : DataService.DataServiceBase
+{
+    private const int MaxBatchTokens = 1 << 20;
+
+    public override async Task<DatasetInfo> GetDataset(GetDatasetRequest request, ServerCallContext context) =>
+        await store.FindAsync(request.Name, request.Version)
+        ?? throw new RpcException(new Status(StatusCode.NotFound, $"no dataset '{request.Name}' version '{(request.Version.Length == 0 ? "latest" : request.Version)}'"));
+
+    public override async Task StreamBatches(BatchRequest request, IServerStreamWriter<TokenBatchMessage> responseStream, ServerCallContext context)
+    {
+        if (request.ShardCount < 1 || request.Shard < 0 || request.Shard >= request.ShardCount || request.BatchSize < 1 || request.Window < 1
+            || (long)request.BatchSize * (request.Window + 1) > MaxBatchTokens || request.RandomBatches < 0)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"need 0 <= shard < shard_count, batch_size >= 1, window >= 1, random_batches >= 0 and at most {MaxBatchTokens} tokens per batch"));
+        }
+
+        var info = await GetDataset(new GetDatasetRequest { Name = request.Name, Version = request.Version }, context);
+        var tokens = await store.ReadTokensAsync(info, request.Split, context.CancellationToken);
+        var starts = request.RandomBatches > 0
+            ? ShardPlan.RandomWindows(tokens.Length, request.Window, request.Shard, request.ShardCount, request.RandomBatches * request.BatchSize, request.Seed)
+            : ShardPlan.FixedWindows(tokens.Length, request.Window, request.Shard, request.ShardCount);
+        foreach (var batch in starts.Chunk(request.BatchSize))
+        {
+            var message = new TokenBatchMessage { Rows = batch.Length, Columns = request.Window + 1 };
+            foreach (var start in batch)
+            {
+                message.Tokens.Add(tokens.AsSpan((int)start, request.Window + 1).ToArray());
+            }
+
+            await responseStream.WriteAsync(message, context.CancellationToken);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using MsSwift.Data.Datasets;
+
+namespace MsSwift.Data.Tests;
+
+public sealed class DatasetBuilderTests
+{
+    private static readonly IngestOptions Jsonl = new(RecordFormat.Jsonl, "byte", ValidationPercent: 20);
+
+    [Fact]
+    public async Task Malformed_records_are_counted_with_line_and_reason_and_duplicates_dropped()
+    {
+        var input = string.Join('\n',
+            """{"text": "first document"}""",
+            """{"text": "first document"}""",
+            "not json",
+            """{"body": "no text field"}""",
+            """["an", "array"]""",
+            "",
+            """{"text": "Cafe\u0301 au lait\r\n"}""",
+            """{"text": "Café au lait"}""");
+
+        var built = await DatasetBuilder.BuildAsync("d", new StringReader(input), Jsonl, CancellationToken.None);
+
+        Assert.Equal(2, built.Info.Documents);
+        // NFC makes the decomposed and composed café the same document.
+        Assert.Equal(2, built.Info.Duplicates);
+        Assert.Equal(3, built.Info.Malformed);
+        Assert.Equal([3L, 4L, 5L], built.Info.MalformedExamples.Select(record => record.Line));
+        Assert.StartsWith("invalid JSON", built.Info.MalformedExamples[0].Reason);
+        Assert.Equal("no string field 'text'", built.Info.MalformedExamples[1].Reason);
+        Assert.Equal(built.TrainTokens.Length, built.Info.TrainTokens);
+        Assert.Equal(built.Info.TrainTokens + built.Info.ValidationTokens, "first document".Length + "Café au lait".Length + 2 * 2 + "é".Length);
+    }
+
+    [Fact]
+    public async Task The_version_depends_on_content_not_order_and_the_split_is_stable()
+    {
+        var documents = Enumerable.Range(0, 200).Select(i => $"document number {i} about {i % 7}").ToList();
+        var forwards = await BuildTextAsync(documents);
+        var backwards = await BuildTextAsync(documents.AsEnumerable().Reverse());
+        var changed = await BuildTextAsync(documents.Append("one more"));
+
+        Assert.Equal(forwards.Info.Version, backwards.Info.Version);
+        Assert.NotEqual(forwards.Info.Version, changed.Info.Version);
+        Assert.Equal(forwards.Info.ValidationTokens, backwards.Info.ValidationTokens);
+        // 20% of documents by hash: roughly a fifth of the tokens.
+        Assert.InRange(forwards.Info.ValidationTokens / (double)(forwards.Info.TrainTokens + forwards.Info.ValidationTokens), 0.1, 0.3);
+    }
+
+    [Fact]
+    public void Shards_split_the_windows_without_overlap_and_cover_them_all()
+    {
+        const int tokens = 10_000;
+        const int window = 64;
+        var shards = Enumerable.Range(0, 3).Select(shard => ShardPlan.FixedWindows(tokens, window, shard, 3).ToList()).ToList();
+        var random = Enumerable.Range(0, 3).Select(shard => ShardPlan.RandomWindows(tokens, window, shard, 3, 50, seed: 7).ToList()).ToList();
+
+        Assert.Equal((tokens - 1) / window, shards.Sum(shard => shard.Count));
+        Assert.Equal(shards.Sum(shard => shard.Count), shards.SelectMany(shard => shard).Distinct().Count());
+        Assert.All(shards.SelectMany(shard => shard), start => Assert.True(start + window + 1 <= tokens));
+        for (var shard = 0; shard < 3; shard++)
+        {
+            var stretch = tokens / 3;
+            Assert.All(random[shard], start => Assert.InRange(start, shard * stretch, (shard + 1) * stretch - window - 1));
+        }
+
+        Assert.Equal(random[1], ShardPlan.RandomWindows(tokens, window, 1, 3, 50, seed: 7));
+        Assert.NotEqual(random[1], ShardPlan.RandomWindows(tokens, window, 1, 3, 50, seed: 8));
+    }
+
+    private static Task<BuiltDataset> BuildTextAsync(IEnumerable<string> documents) =>
+        DatasetBuilder.BuildAsync("d", new StringReader(string.Join("\n\n", documents)), new IngestOptions(RecordFormat.Text, "byte", 20), CancellationToken.None);
+}
