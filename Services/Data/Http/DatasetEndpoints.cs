@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using MsSwift.Contracts;
 using MsSwift.Data.Datasets;
 using MsSwift.Modeling.Tokenizers;
 
@@ -53,9 +54,9 @@ internal static class DatasetEndpoints
     private static async Task<IResult> IngestAsync(string name, TextReader reader, IQueryCollection query, DatasetStore store, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+        if (!ResourceNames.IsValid(name))
         {
-            errors["name"] = ["use 1-64 letters, digits, '.', '_' or '-'"];
+            errors["name"] = [$"use {ResourceNames.Rule}"];
         }
 
         var format = query["format"].ToString() is { Length: > 0 } formatText ? formatText : "text";

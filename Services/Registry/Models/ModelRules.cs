@@ -1,5 +1,5 @@
-using System.Text.RegularExpressions;
 using Google.Protobuf.WellKnownTypes;
+using MsSwift.Contracts;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.V1;
 
@@ -10,14 +10,13 @@ namespace MsSwift.Registry.Models;
 /// (never changed) and returns the next one and the event that announces it, or throws a
 /// <see cref="RegistryException"/> saying why the change is not allowed.
 /// </summary>
-public static partial class ModelRules
+public static class ModelRules
 {
     public static void ValidateName(string value, string field)
     {
-        if (!NamePattern().IsMatch(value))
+        if (!ResourceNames.IsValid(value))
         {
-            throw new RegistryException(RegistryError.InvalidArgument,
-                $"{field} '{value}' is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+            throw new RegistryException(RegistryError.InvalidArgument, $"{field} '{value}' is not valid: use {ResourceNames.Rule}");
         }
     }
 
@@ -214,7 +213,4 @@ public static partial class ModelRules
         Stage.Archived => "archived",
         _ => "not serving",
     };
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex NamePattern();
 }
