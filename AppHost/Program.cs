@@ -22,6 +22,7 @@ var data = builder.AddService<Projects.MsSwift_Data>("data")
 
 // Training: the coordinator and parameter server, and the data-parallel workers.
 var training = builder.AddService<Projects.MsSwift_Training>("training")
+    .WithCheckpointStore("Training__CheckpointDirectory")
     .WithEnvironment("Training__Role", "Coordinator")
     .WithDependency(redis)
     .WithDependency(kafka)

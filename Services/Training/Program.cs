@@ -1,10 +1,18 @@
+using MsSwift.Training;
 using MsSwift.Training.Extensions;
+using MsSwift.Training.Grpc;
+using MsSwift.Training.ParameterServer;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddApplicationServices();
-builder.Services.AddGrpc();
+var role = builder.AddApplicationServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+if (role == TrainingRole.Coordinator)
+{
+    app.MapGrpcService<TrainingServiceImpl>();
+    app.MapGrpcService<ParameterServerService>();
+}
+
 app.Run();

@@ -31,6 +31,7 @@ public sealed class GatewayServer : ServiceProcess
         // Nothing listens here: training routes answer 502/503, which tests of auth do not reach.
         settings["services__training__http__0"] = "http://127.0.0.1:9";
         settings["services__training__grpc__0"] = "http://127.0.0.1:9";
+        settings["services__data__http__0"] = "http://127.0.0.1:9";
         settings["Gateway__CanaryRefreshSeconds"] = "0.5";
         for (var i = 0; i < keys.Count; i++)
         {

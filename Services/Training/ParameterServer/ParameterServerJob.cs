@@ -8,7 +8,7 @@ namespace MsSwift.Training.ParameterServer;
 
 /// <summary>How a job's parameter server runs its synchronous steps.</summary>
 /// <param name="Format">How parameters and gradients are encoded on the wire.</param>
-/// <param name="MinimumWorkers">A step waits until this many workers have joined.</param>
+/// <param name="MinimumWorkers">The first step waits until this many workers have joined.</param>
 /// <param name="StragglerTimeout">How long a step waits for the last workers once the first gradient arrived.</param>
 public sealed record ParameterServerSettings(WireFormat Format, int MinimumWorkers, TimeSpan StragglerTimeout);
 
@@ -137,7 +137,8 @@ public sealed class ParameterServerJob : IDisposable
                 StartStragglerTimer(step);
             }
 
-            if (_pending.Count >= _active.Count && _active.Count >= Settings.MinimumWorkers)
+            // The minimum holds back the first step only: afterwards membership is elastic.
+            if (_pending.Count >= _active.Count && (_active.Count >= Settings.MinimumWorkers || Version > 0))
             {
                 Apply([]);
             }

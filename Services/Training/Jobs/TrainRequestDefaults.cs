@@ -1,0 +1,49 @@
+using Google.Rpc;
+using MsSwift.Contracts;
+using MsSwift.Contracts.V1;
+
+namespace MsSwift.Training.Jobs;
+
+/// <summary>Fills a Train request's defaults and lists what is wrong with it, before anything starts.</summary>
+public static class TrainRequestDefaults
+{
+    public static (TrainRequest Request, List<BadRequest.Types.FieldViolation> Violations) Apply(TrainRequest original)
+    {
+        var request = original.Clone();
+        var violations = new List<BadRequest.Types.FieldViolation>();
+        void Check(bool ok, string field, string description)
+        {
+            if (!ok)
+            {
+                violations.Add(new BadRequest.Types.FieldViolation { Field = field, Description = description });
+            }
+        }
+
+        request.Model = request.Model.Length == 0 ? request.Dataset : request.Model;
+        request.Steps = request.Steps == 0 ? 100 : request.Steps;
+        request.BatchSize = request.BatchSize == 0 ? 8 : request.BatchSize;
+        request.Window = request.Window == 0 ? 64 : request.Window;
+        request.LearningRate = request.LearningRate == 0 ? 3e-4 : request.LearningRate;
+        request.CheckpointEvery = request.CheckpointEvery == 0 ? 50 : request.CheckpointEvery;
+        request.Shape ??= new ModelShape();
+        request.Shape.Layers = request.Shape.Layers == 0 ? 2 : request.Shape.Layers;
+        request.Shape.Heads = request.Shape.Heads == 0 ? 4 : request.Shape.Heads;
+        request.Shape.Width = request.Shape.Width == 0 ? 128 : request.Shape.Width;
+        request.Shape.ContextLength = request.Shape.ContextLength == 0 ? 256 : request.Shape.ContextLength;
+
+        Check(ResourceNames.IsValid(request.Dataset), "dataset", $"a dataset name: {ResourceNames.Rule}");
+        Check(ResourceNames.IsValid(request.Model), "model", $"a model name: {ResourceNames.Rule}");
+        Check(request.Workers is >= 1 and <= 64, "workers", "1-64 data-parallel workers");
+        Check(request.Steps is >= 1 and <= 1_000_000, "steps", "1-1000000");
+        Check(request.BatchSize is >= 1 and <= 1024, "batch_size", "1-1024");
+        Check(request.Window >= 8 && request.Window <= request.Shape.ContextLength, "window", $"8 to the context length ({request.Shape.ContextLength})");
+        Check(request.LearningRate is > 0 and <= 1, "learning_rate", "in (0, 1]");
+        Check(request.CheckpointEvery >= 1, "checkpoint_every", "at least 1");
+        Check(Enum.IsDefined(request.WireFormat), "wire_format", "FP16, FP32 or BF16");
+        Check(request.Shape.Layers is >= 1 and <= 48, "shape.layers", "1-48");
+        Check(request.Shape.Heads >= 1 && request.Shape.Width % request.Shape.Heads == 0, "shape.heads", "at least 1, dividing the width");
+        Check(request.Shape.Width is >= 8 and <= 4096, "shape.width", "8-4096");
+        Check(request.Shape.ContextLength is >= 8 and <= 8192, "shape.context_length", "8-8192");
+        return (request, violations);
+    }
+}

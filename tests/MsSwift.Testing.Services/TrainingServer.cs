@@ -1,0 +1,38 @@
+using System.Globalization;
+using MsSwift.Contracts.V1;
+
+namespace MsSwift.Testing.Services;
+
+/// <summary>The real training service as a process: the coordinator (Train API, parameter servers) or a worker.</summary>
+public sealed class TrainingServer : ServiceProcess
+{
+    private TrainingServer(int httpPort, IReadOnlyDictionary<string, string?> settings)
+        : base("TrainingServicePath", httpPort, FreeTcpPort.Next(), settings)
+    {
+        Client = new ModelService.ModelServiceClient(Channel);
+    }
+
+    public ModelService.ModelServiceClient Client { get; }
+
+    public static Task<TrainingServer> StartCoordinatorAsync(ServiceInfrastructure infrastructure, ServiceProcess data, ServiceProcess registry, double stragglerTimeoutSeconds)
+    {
+        var settings = infrastructure.ConnectionSettings();
+        settings["Training__Role"] = "Coordinator";
+        settings["Training__CheckpointDirectory"] = infrastructure.CheckpointDirectory;
+        settings["Training__StragglerTimeoutSeconds"] = stragglerTimeoutSeconds.ToString(CultureInfo.InvariantCulture);
+        settings["Torch__IntraOpThreads"] = "1";
+        settings["services__data__grpc__0"] = data.GrpcAddress.ToString();
+        settings["services__registry__grpc__0"] = registry.GrpcAddress.ToString();
+        return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+    }
+
+    public static Task<TrainingServer> StartWorkerAsync(ServiceInfrastructure infrastructure, ServiceProcess data, TrainingServer coordinator)
+    {
+        var settings = infrastructure.ConnectionSettings();
+        settings["Training__Role"] = "Worker";
+        settings["Torch__IntraOpThreads"] = "1";
+        settings["services__data__grpc__0"] = data.GrpcAddress.ToString();
+        settings["services__training__grpc__0"] = coordinator.GrpcAddress.ToString();
+        return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+    }
+}

@@ -1,0 +1,145 @@
+using System.Net;
+using System.Text;
+using Grpc.Core;
+using MsSwift.Contracts.Registry.V1;
+using MsSwift.Contracts.Training.V1;
+using MsSwift.Contracts.V1;
+using Xunit.Abstractions;
+
+namespace MsSwift.Training.Tests;
+
+/// <summary>
+/// ModelService.Train end to end with real processes: the data service, the registry, the
+/// training coordinator and two worker processes, on real Redis and broker.
+/// </summary>
+public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private ServiceInfrastructure _infrastructure = null!;
+    private DataServer _data = null!;
+    private RegistryServer _registry = null!;
+    private TrainingServer _coordinator = null!;
+    private readonly List<TrainingServer> _workers = [];
+
+    public async Task InitializeAsync()
+    {
+        _infrastructure = await ServiceInfrastructure.StartAsync();
+        _data = await DataServer.StartReadyAsync(_infrastructure, []);
+        _registry = await RegistryServer.StartReadyAsync(_infrastructure);
+        _coordinator = await TrainingServer.StartCoordinatorAsync(_infrastructure, _data, _registry, stragglerTimeoutSeconds: 3);
+        _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
+        _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
+        using var http = new HttpClient { BaseAddress = _data.HttpAddress };
+        var text = string.Join("\n\n", Enumerable.Range(0, 400).Select(i => $"the {i % 9} quick brown foxes jump over {i} lazy dogs"));
+        var created = await http.PostAsync("/datasets/foxes", new StringContent(text, Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var worker in _workers)
+        {
+            await worker.DisposeAsync();
+        }
+
+        await _coordinator.DisposeAsync();
+        await _registry.DisposeAsync();
+        await _data.DisposeAsync();
+        await _infrastructure.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_job_survives_a_killed_worker_streams_its_progress_to_a_reattached_client_and_registers_its_model()
+    {
+        var statuses = new List<TrainStatus>();
+        string jobId;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using (var first = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token))
+        {
+            using var call = _coordinator.Client.Train(Request(steps: 12), cancellationToken: first.Token);
+            await call.ResponseStream.MoveNext(first.Token);
+            jobId = call.ResponseStream.Current.JobId;
+            try
+            {
+                while (await call.ResponseStream.MoveNext(first.Token) && call.ResponseStream.Current.Step < 3)
+                {
+                    statuses.Add(call.ResponseStream.Current);
+                }
+            }
+            catch (RpcException) when (deadline.IsCancellationRequested)
+            {
+                Assert.Fail($"no progress; last status: {statuses.LastOrDefault()}{Environment.NewLine}coordinator:{Environment.NewLine}{_coordinator.Output}{Environment.NewLine}worker:{Environment.NewLine}{_workers[0].Output}");
+            }
+
+            // The client goes away and a worker dies: the job must go on without either.
+            await first.CancelAsync();
+        }
+
+        _workers[1].Kill();
+        using var reattached = _coordinator.Client.Train(new TrainRequest { JobId = jobId }, cancellationToken: deadline.Token);
+        try
+        {
+            await foreach (var status in reattached.ResponseStream.ReadAllAsync(deadline.Token))
+            {
+                statuses.Add(status);
+            }
+        }
+        catch (RpcException) when (deadline.IsCancellationRequested)
+        {
+            Assert.Fail($"the job did not end in time; last status: {statuses.LastOrDefault()}{Environment.NewLine}coordinator:{Environment.NewLine}{_coordinator.Output}{Environment.NewLine}worker:{Environment.NewLine}{_workers[0].Output}");
+        }
+
+        var final = statuses[^1];
+        output.WriteLine(string.Join(Environment.NewLine, statuses.Select(status => $"{status.State} step {status.Step} loss {status.Loss:F3} workers {status.Workers} {status.TokensPerSecond:F0} tok/s {status.Message}")));
+        Assert.Equal(TrainState.Succeeded, final.State);
+        Assert.Equal(12, final.Step);
+        Assert.Contains(statuses, status => status.Workers == 2);
+        Assert.Contains(statuses, status => status.Message.StartsWith("dropped stragglers", StringComparison.Ordinal));
+        Assert.True(statuses.Zip(statuses.Skip(1)).All(pair => pair.Second.Step >= pair.First.Step), "steps went backwards");
+        Assert.True(final.Loss < statuses.First(status => status.Step > 0).Loss, "the loss should fall");
+        var model = await _registry.Reader.GetModelAsync(new GetModelRequest { Model = "foxes" });
+        var version = Assert.Single(model.Versions);
+        Assert.Equal(final.RegisteredVersion, version.Version);
+        Assert.Equal(final.LastCheckpoint, version.Checkpoint);
+        Assert.Equal(jobId, version.SourceJob);
+        Assert.False(string.IsNullOrEmpty(version.DatasetHash));
+    }
+
+    [Fact]
+    public async Task Invalid_requests_are_refused_before_anything_starts_and_a_job_can_be_cancelled()
+    {
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => FirstStatusAsync(new TrainRequest { Dataset = "nothing", Workers = 1 }));
+        var zeroWorkers = await Assert.ThrowsAsync<RpcException>(() => FirstStatusAsync(new TrainRequest { Dataset = "foxes", Workers = 0 }));
+        var badShape = await Assert.ThrowsAsync<RpcException>(() => FirstStatusAsync(new TrainRequest
+        {
+            Dataset = "foxes", Workers = 1, Shape = new ModelShape { Width = 30, Heads = 4 }, LearningRate = 5,
+        }));
+        var started = await FirstStatusAsync(Request(steps: 100_000));
+        var cancelled = await _coordinator.Client.CancelTrainAsync(new CancelTrainRequest { JobId = started.JobId });
+        var again = await Assert.ThrowsAsync<RpcException>(() => _coordinator.Client.CancelTrainAsync(new CancelTrainRequest { JobId = started.JobId }).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, unknown.StatusCode);
+        Assert.Contains("dataset", Violations(unknown));
+        Assert.Equal(StatusCode.InvalidArgument, zeroWorkers.StatusCode);
+        Assert.Contains("workers", Violations(zeroWorkers));
+        Assert.Equal(["learning_rate", "shape.heads"], Violations(badShape).Order());
+        Assert.Equal(TrainState.Cancelled, cancelled.State);
+        Assert.Equal(StatusCode.FailedPrecondition, again.StatusCode);
+    }
+
+    private static TrainRequest Request(int steps) => new()
+    {
+        Dataset = "foxes", Workers = 2, Steps = steps, BatchSize = 4, Window = 32, CheckpointEvery = 4,
+        LearningRate = 3e-3, WireFormat = WireFormat.Fp16, Seed = 7,
+        Shape = new ModelShape { Layers = 1, Heads = 2, Width = 32, ContextLength = 64 },
+    };
+
+    private async Task<TrainStatus> FirstStatusAsync(TrainRequest request)
+    {
+        using var call = _coordinator.Client.Train(request);
+        Assert.True(await call.ResponseStream.MoveNext());
+        return call.ResponseStream.Current;
+    }
+
+    private static List<string> Violations(RpcException error) =>
+        error.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Select(violation => violation.Field).ToList();
+}
