@@ -93,7 +93,7 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(TrainState.Succeeded, final.State);
         Assert.Equal(12, final.Step);
         Assert.Contains(statuses, status => status.Workers == 2);
-        Assert.Contains(statuses, status => status.Message.StartsWith("dropped stragglers", StringComparison.Ordinal));
+        Assert.Contains(statuses, status => status.Workers == 1 && status.Message.Contains("dropped stragglers", StringComparison.Ordinal));
         Assert.True(statuses.Zip(statuses.Skip(1)).All(pair => pair.Second.Step >= pair.First.Step), "steps went backwards");
         Assert.True(final.Loss < statuses.First(status => status.Step > 0).Loss, "the loss should fall");
         var model = await _registry.Reader.GetModelAsync(new GetModelRequest { Model = "foxes" });

@@ -87,7 +87,12 @@ public sealed partial class JobCoordinator(
             status.Workers = outcome.Workers;
             status.TokensPerSecond = elapsed > 0 ? tokensPerStep / elapsed : 0;
             status.Epoch = outcome.Version * tokensPerStep / Math.Max(1, dataset.TrainTokens);
-            status.Message = outcome.Dropped.Count > 0 ? $"dropped stragglers: {string.Join(", ", outcome.Dropped)}" : "";
+            // "What happened last" stays until something else happens, so a poller cannot miss it.
+            if (outcome.Dropped.Count > 0)
+            {
+                status.Message = $"step {outcome.Version}: dropped stragglers: {string.Join(", ", outcome.Dropped)}";
+            }
+
             var snapshot = status.Clone();
             _ = records.SaveStatusAsync(snapshot);
             if (outcome.Version >= request.Steps)
