@@ -6,15 +6,21 @@ namespace MsSwift.Testing.Services;
 /// <summary>The real training service as a process: the coordinator (Train API, parameter servers) or a worker.</summary>
 public sealed class TrainingServer : ServiceProcess
 {
-    private TrainingServer(int httpPort, IReadOnlyDictionary<string, string?> settings)
-        : base("TrainingServicePath", httpPort, FreeTcpPort.Next(), settings)
+    private TrainingServer(int httpPort, int grpcPort, IReadOnlyDictionary<string, string?> settings)
+        : base("TrainingServicePath", httpPort, grpcPort, settings)
     {
         Client = new ModelService.ModelServiceClient(Channel);
     }
 
     public ModelService.ModelServiceClient Client { get; }
 
-    public static Task<TrainingServer> StartCoordinatorAsync(ServiceInfrastructure infrastructure, ServiceProcess data, ServiceProcess registry, double stragglerTimeoutSeconds)
+    /// <param name="infrastructure">Redis, broker and the checkpoint directory.</param>
+    /// <param name="data">The data service.</param>
+    /// <param name="registry">The registry results are registered in.</param>
+    /// <param name="stragglerTimeoutSeconds">The parameter servers' straggler timeout.</param>
+    /// <param name="grpcPort">A fixed gRPC port, to restart a coordinator where workers look for it.</param>
+    public static Task<TrainingServer> StartCoordinatorAsync(
+        ServiceInfrastructure infrastructure, ServiceProcess data, ServiceProcess registry, double stragglerTimeoutSeconds, int? grpcPort = null)
     {
         var settings = infrastructure.ConnectionSettings();
         settings["Training__Role"] = "Coordinator";
@@ -23,7 +29,7 @@ public sealed class TrainingServer : ServiceProcess
         settings["Torch__IntraOpThreads"] = "1";
         settings["services__data__grpc__0"] = data.GrpcAddress.ToString();
         settings["services__registry__grpc__0"] = registry.GrpcAddress.ToString();
-        return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+        return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), grpcPort ?? FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
     }
 
     public static Task<TrainingServer> StartWorkerAsync(ServiceInfrastructure infrastructure, ServiceProcess data, TrainingServer coordinator)
@@ -33,6 +39,6 @@ public sealed class TrainingServer : ServiceProcess
         settings["Torch__IntraOpThreads"] = "1";
         settings["services__data__grpc__0"] = data.GrpcAddress.ToString();
         settings["services__training__grpc__0"] = coordinator.GrpcAddress.ToString();
-        return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+        return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
     }
 }

@@ -105,6 +105,38 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_killed_coordinator_is_replaced_and_the_job_resumes_from_its_checkpoint_and_completes()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var started = await FirstStatusAsync(Request(steps: 30));
+        using (var progress = _coordinator.Client.Train(new TrainRequest { JobId = started.JobId }, cancellationToken: deadline.Token))
+        {
+            while (await progress.ResponseStream.MoveNext(deadline.Token) && progress.ResponseStream.Current.Step < 9)
+            {
+            }
+        }
+
+        var port = _coordinator.GrpcPort;
+        _coordinator.Kill();
+        await _coordinator.DisposeAsync();
+        _coordinator = await TrainingServer.StartCoordinatorAsync(_infrastructure, _data, _registry, stragglerTimeoutSeconds: 3, grpcPort: port);
+        var statuses = new List<TrainStatus>();
+        using var reattached = _coordinator.Client.Train(new TrainRequest { JobId = started.JobId }, cancellationToken: deadline.Token);
+        await foreach (var status in reattached.ResponseStream.ReadAllAsync(deadline.Token))
+        {
+            statuses.Add(status);
+        }
+
+        output.WriteLine(string.Join(Environment.NewLine, statuses.Select(status => $"{status.State} step {status.Step} loss {status.Loss:F3} {status.Message}")));
+        Assert.Equal(TrainState.Succeeded, statuses[^1].State);
+        Assert.Equal(30, statuses[^1].Step);
+        var resumed = Assert.Single(statuses.Where(status => status.Message.StartsWith("resumed at step", StringComparison.Ordinal)).Select(status => status.Message).Distinct());
+        // Checkpoints every 4 steps: the job resumed from one of them, past the start.
+        var resumedStep = int.Parse(resumed.Split(' ')[3], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(resumedStep >= 8 && resumedStep % 4 == 0, resumed);
+    }
+
+    [Fact]
     public async Task Invalid_requests_are_refused_before_anything_starts_and_a_job_can_be_cancelled()
     {
         var unknown = await Assert.ThrowsAsync<RpcException>(() => FirstStatusAsync(new TrainRequest { Dataset = "nothing", Workers = 1 }));

@@ -54,6 +54,7 @@ internal static class Extensions
         builder.Services.AddSingleton<WireMetrics>();
         builder.Services.AddServiceGrpcClient<ModelRegistryAdmin.ModelRegistryAdminClient>("http://_grpc.registry");
         builder.Services.AddSingleton<JobCoordinator>();
+        builder.Services.AddHostedService<JobRecovery>();
         return role;
     }
 }

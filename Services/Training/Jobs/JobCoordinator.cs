@@ -55,15 +55,63 @@ public sealed partial class JobCoordinator(
         }
 
         request.DatasetVersion = dataset.Version;
+        var jobId = $"job-{Guid.NewGuid():N}"[..16];
+        var status = new TrainStatus { JobId = jobId, State = TrainState.Created, Workers = request.Workers };
+        await records.SaveAsync(request, status);
+        if (!await LeadAsync(request, dataset, status, cancellationToken))
+        {
+            throw new RpcException(new RpcStatus(StatusCode.Aborted, $"job '{jobId}' already has a parameter server"));
+        }
+
+        LogStarted(logger, jobId, request.Dataset, request.Workers, request.Steps);
+        return status.Clone();
+    }
+
+    /// <summary>
+    /// Takes over a job whose coordinator died: waits for its parameter-server lock to lapse,
+    /// then leads it from its last committed checkpoint. False when another coordinator has it.
+    /// </summary>
+    public async Task<bool> RecoverAsync(string jobId, CancellationToken cancellationToken)
+    {
+        if (_leaders.TryGetValue(jobId, out var current))
+        {
+            if (!current.Deposed.IsCompleted)
+            {
+                return false;
+            }
+
+            // This instance lost the job's lease earlier; it may lead it again.
+            _leaders.TryRemove(jobId, out _);
+            await current.DisposeAsync();
+        }
+
+        if (await records.ReadAsync(jobId) is not { } record || IsTerminal(record.Status.State))
+        {
+            return false;
+        }
+
+        var dataset = await data.GetDatasetAsync(new GetDatasetRequest { Name = record.Request.Dataset, Version = record.Request.DatasetVersion }, cancellationToken: cancellationToken);
+        var status = record.Status;
+        if (!await LeadAsync(record.Request, dataset, status, cancellationToken))
+        {
+            return false;
+        }
+
+        status.Message = $"resumed at step {status.Step} after a coordinator restart";
+        await records.SaveStatusAsync(status);
+        LogRecovered(logger, jobId, status.Step);
+        return true;
+    }
+
+    /// <summary>Leads the job's parameter server (fresh or from its checkpoint) and keeps its status current.</summary>
+    private async Task<bool> LeadAsync(TrainRequest request, DatasetInfo dataset, TrainStatus status, CancellationToken cancellationToken)
+    {
+        var jobId = status.JobId;
         var config = new GptConfig
         {
             Layers = request.Shape.Layers, Heads = request.Shape.Heads, Width = request.Shape.Width,
             ContextLength = request.Shape.ContextLength, VocabSize = dataset.VocabSize,
         };
-        var jobId = $"job-{Guid.NewGuid():N}"[..16];
-        var status = new TrainStatus { JobId = jobId, State = TrainState.Created, Workers = request.Workers };
-        await records.SaveAsync(request, status);
-
         var spec = new ParameterServerJobSpec(jobId, config, Hyperparameters(request),
             new ParameterServerSettings(request.WireFormat, request.Workers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds)),
             request.CheckpointEvery, request.Seed);
@@ -71,9 +119,8 @@ public sealed partial class JobCoordinator(
         if (!await leader.TryLeadAsync(cancellationToken))
         {
             await leader.DisposeAsync();
-            throw new RpcException(new RpcStatus(StatusCode.Aborted, $"job '{jobId}' already has a parameter server"));
+            return false;
         }
-
         _leaders[jobId] = leader;
         var tokensPerStep = (long)request.Workers * request.BatchSize * request.Window;
         var lastStep = Stopwatch.GetTimestamp();
@@ -100,12 +147,12 @@ public sealed partial class JobCoordinator(
                 _ = FinishAsync(request, dataset, snapshot);
             }
         };
-
         status.State = TrainState.Running;
+        status.Step = leader.Job!.Version;
+        status.ParameterVersion = leader.Job.Version;
         await records.SaveStatusAsync(status);
         await records.OpenAsync(jobId);
-        LogStarted(logger, jobId, request.Dataset, request.Workers, request.Steps);
-        return status.Clone();
+        return true;
     }
 
     /// <summary>The job's status every time it changes, until it ends (or the caller stops listening; the job goes on).</summary>
@@ -219,6 +266,9 @@ public sealed partial class JobCoordinator(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Started training job {JobId} on dataset {Dataset}: {Workers} workers, {Steps} steps")]
     private static partial void LogStarted(ILogger logger, string jobId, string dataset, int workers, int steps);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Took over training job {JobId} from its last checkpoint at step {Step}")]
+    private static partial void LogRecovered(ILogger logger, string jobId, long step);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Training job {JobId} ended: {State} ({Message})")]
     private static partial void LogEnded(ILogger logger, string jobId, string state, string message);
