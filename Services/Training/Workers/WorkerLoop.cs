@@ -19,7 +19,7 @@ internal sealed partial class WorkerLoop(
     JobRecords records, ParameterServerClient server, DataService.DataServiceClient data, ILogger<WorkerLoop> logger) : BackgroundService
 {
     private static readonly TimeSpan SlotLease = TimeSpan.FromSeconds(10);
-    private readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40];
+    private readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..^24];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
