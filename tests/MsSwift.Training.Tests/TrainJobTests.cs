@@ -22,16 +22,26 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _infrastructure = await ServiceInfrastructure.StartAsync();
-        _data = await DataServer.StartReadyAsync(_infrastructure, []);
-        _registry = await RegistryServer.StartReadyAsync(_infrastructure);
-        _coordinator = await TrainingServer.StartCoordinatorAsync(_infrastructure, _data, _registry, stragglerTimeoutSeconds: 3);
-        _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
-        _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
-        using var http = new HttpClient { BaseAddress = _data.HttpAddress };
-        var text = string.Join("\n\n", Enumerable.Range(0, 400).Select(i => $"the {i % 9} quick brown foxes jump over {i} lazy dogs"));
-        var created = await http.PostAsync("/datasets/foxes", new StringContent(text, Encoding.UTF8, "text/plain"));
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        try
+        {
+            _infrastructure = await ServiceInfrastructure.StartAsync();
+            _data = await DataServer.StartReadyAsync(_infrastructure, []);
+            _registry = await RegistryServer.StartReadyAsync(_infrastructure);
+            _coordinator = await TrainingServer.StartCoordinatorAsync(_infrastructure, _data, _registry, stragglerTimeoutSeconds: 3);
+            _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
+            _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
+            using var http = new HttpClient { BaseAddress = _data.HttpAddress };
+            var text = string.Join("\n\n", Enumerable.Range(0, 400).Select(i => $"the {i % 9} quick brown foxes jump over {i} lazy dogs"));
+            var created = await http.PostAsync("/datasets/foxes", new StringContent(text, Encoding.UTF8, "text/plain"));
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+    
+        }
+        catch
+        {
+            // xunit does not dispose a test class whose initialisation failed: stop what started.
+            await DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
@@ -41,10 +51,19 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
             await worker.DisposeAsync();
         }
 
-        await _coordinator.DisposeAsync();
-        await _registry.DisposeAsync();
-        await _data.DisposeAsync();
-        await _infrastructure.DisposeAsync();
+        _workers.Clear();
+        foreach (var process in new ServiceProcess?[] { _coordinator, _registry, _data })
+        {
+            if (process is not null)
+            {
+                await process.DisposeAsync();
+            }
+        }
+
+        if (_infrastructure is not null)
+        {
+            await _infrastructure.DisposeAsync();
+        }
     }
 
     [Fact]
