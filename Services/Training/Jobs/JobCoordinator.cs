@@ -114,7 +114,7 @@ public sealed partial class JobCoordinator(
         };
         var spec = new ParameterServerJobSpec(jobId, config, Hyperparameters(request),
             new ParameterServerSettings(request.WireFormat, request.Workers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds)),
-            request.CheckpointEvery, request.Seed);
+            request.CheckpointEvery, request.Seed, dataset.Tokenizer);
         var leader = new ParameterServerLeader(spec, locks, state, store.Value, jobs, loggers.CreateLogger<ParameterServerLeader>());
         if (!await leader.TryLeadAsync(cancellationToken))
         {

@@ -76,7 +76,7 @@ public sealed class ParameterServerJob : IDisposable
         return version;
     }
 
-    /// <summary>The tokenizer recorded in checkpoints.</summary>
+    /// <summary>The tokenizer recorded in checkpoints: the dataset's, so the registered model decodes with it.</summary>
     public string TokenizerId { get; init; } = "byte";
 
     public string JobId { get; }

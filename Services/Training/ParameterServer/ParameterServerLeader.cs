@@ -8,7 +8,8 @@ namespace MsSwift.Training.ParameterServer;
 
 /// <summary>What a job's parameter server needs to (re)start: the model shape, the optimizer and how often to checkpoint.</summary>
 public sealed record ParameterServerJobSpec(
-    string JobId, GptConfig Config, TrainingHyperparameters Hyperparameters, ParameterServerSettings Settings, int CheckpointEverySteps, long Seed);
+    string JobId, GptConfig Config, TrainingHyperparameters Hyperparameters, ParameterServerSettings Settings, int CheckpointEverySteps, long Seed,
+    string Tokenizer = "byte");
 
 /// <summary>
 /// Runs one job's parameter server only while it holds the job's Redis lock: it resumes from the
@@ -85,7 +86,7 @@ public sealed partial class ParameterServerLeader(
     private ParameterServerJob Fresh()
     {
         TorchSharp.torch.manual_seed(spec.Seed);
-        return new ParameterServerJob(spec.JobId, new GptModel(spec.Config), spec.Hyperparameters, spec.Settings);
+        return new ParameterServerJob(spec.JobId, new GptModel(spec.Config), spec.Hyperparameters, spec.Settings) { TokenizerId = spec.Tokenizer };
     }
 
     private async Task<ParameterServerJob> ResumeAsync(CommittedStep committed, CancellationToken cancellationToken)
@@ -95,7 +96,7 @@ public sealed partial class ParameterServerLeader(
         var buffered = new MemoryStream();
         await optimizer.CopyToAsync(buffered, cancellationToken);
         buffered.Position = 0;
-        return new ParameterServerJob(spec.JobId, loaded.Model, spec.Hyperparameters, spec.Settings, (buffered, committed.Version));
+        return new ParameterServerJob(spec.JobId, loaded.Model, spec.Hyperparameters, spec.Settings, (buffered, committed.Version)) { TokenizerId = spec.Tokenizer };
     }
 
     private void OnStepApplied(StepOutcome outcome)
