@@ -43,6 +43,7 @@ public sealed class DataServiceTests : IAsyncLifetime
         {
             Name = "corpus", Shard = shard, ShardCount = 2, BatchSize = 4, Window = 32,
         })));
+        var stepThree = await BatchesAsync(new BatchRequest { Name = "corpus", Shard = 1, ShardCount = 2, BatchSize = 4, Window = 32, FirstBatch = 3, MaxBatches = 2 });
 
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.Equal("300", report.GetProperty("documents").GetString());
@@ -52,6 +53,8 @@ public sealed class DataServiceTests : IAsyncLifetime
         Assert.Equal((info.TrainTokens - 1) / 32, rows.Sum(shard => shard.Count));
         Assert.Empty(rows[0].Select(row => string.Join(',', row)).Intersect(rows[1].Select(row => string.Join(',', row))));
         Assert.All(rows.SelectMany(shard => shard), row => Assert.Equal(33, row.Length));
+        // A job's step can fetch its own batches of the shard's fixed windows.
+        Assert.Equal(rows[1].Skip(12).Take(8).Select(row => string.Join(',', row)), stepThree.SelectMany(Rows).Select(row => string.Join(',', row)));
     }
 
     [Fact]
@@ -67,6 +70,7 @@ public sealed class DataServiceTests : IAsyncLifetime
         var badFormat = await http.PostAsync("/datasets/books?format=csv&tokenizer=klingon", new StringContent("x"));
         var unknown = await Assert.ThrowsAsync<RpcException>(() => BatchesAsync(new BatchRequest { Name = "nothing", ShardCount = 1, BatchSize = 1, Window = 8 }));
         var badShard = await Assert.ThrowsAsync<RpcException>(() => BatchesAsync(new BatchRequest { Name = "books", Shard = 2, ShardCount = 2, BatchSize = 1, Window = 8 }));
+        var firstWithoutMax = await Assert.ThrowsAsync<RpcException>(() => BatchesAsync(new BatchRequest { Name = "books", ShardCount = 1, BatchSize = 1, Window = 8, FirstBatch = 4 }));
 
         Assert.Equal(HttpStatusCode.Created, fromAllowed.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, outside.StatusCode);
@@ -77,6 +81,8 @@ public sealed class DataServiceTests : IAsyncLifetime
         Assert.True(problem.GetProperty("errors").TryGetProperty("tokenizer", out _));
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
         Assert.Equal(StatusCode.InvalidArgument, badShard.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, firstWithoutMax.StatusCode);
+        Assert.Contains("first_batch needs max_batches", firstWithoutMax.Status.Detail);
     }
 
     private async Task<List<TokenBatchMessage>> BatchesAsync(BatchRequest request)

@@ -68,6 +68,25 @@ public sealed class DatasetBuilderTests
         Assert.NotEqual(random[1], ShardPlan.RandomWindows(tokens, window, 1, 3, 50, seed: 8));
     }
 
+    [Fact]
+    public void Cyclic_batches_walk_the_shard_windows_in_order_and_wrap_into_the_next_epoch()
+    {
+        const int tokens = 10_000;
+        const int window = 64;
+        var fixedWindows = ShardPlan.FixedWindows(tokens, window, 1, 3).ToList();
+
+        // The shard has 52 windows: batches of 5 leave 2 at the end of an epoch, so batch 10 wraps.
+        var firstEpoch = ShardPlan.CyclicWindows(tokens, window, 1, 3, batchSize: 5, firstBatch: 0, batches: 10).ToList();
+        var wrapping = ShardPlan.CyclicWindows(tokens, window, 1, 3, batchSize: 5, firstBatch: 10, batches: 2).ToList();
+        var third = ShardPlan.CyclicWindows(tokens, window, 1, 3, batchSize: 5, firstBatch: 2, batches: 1).ToList();
+
+        Assert.Equal(52, fixedWindows.Count);
+        Assert.Equal(fixedWindows.Take(50), firstEpoch);
+        Assert.Equal(Enumerable.Range(50, 10).Select(i => fixedWindows[i % 52]), wrapping);
+        Assert.Equal(fixedWindows.Skip(10).Take(5), third);
+        Assert.Empty(ShardPlan.CyclicWindows(window, window, 0, 1, batchSize: 4, firstBatch: 0, batches: 3));
+    }
+
     private static Task<BuiltDataset> BuildTextAsync(IEnumerable<string> documents) =>
         DatasetBuilder.BuildAsync("d", new StringReader(string.Join("\n\n", documents)), new IngestOptions(RecordFormat.Text, "byte", 20), CancellationToken.None);
 }

@@ -1,4 +1,3 @@
-using Confluent.Kafka;
 using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
 using MsSwift.Testing.Services;
@@ -24,29 +23,9 @@ public sealed class RegistryCluster : IAsyncLifetime
     }
 
     /// <summary>Every model event published for <paramref name="model"/>, in order, until <paramref name="count"/> arrived.</summary>
-    public List<ModelEvent> ReadEvents(string model, int count, TimeSpan timeout)
-    {
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = Infrastructure.Kafka.BootstrapServers,
-            GroupId = $"registry-test-{Guid.NewGuid():N}",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = false,
-        }).Build();
-        consumer.Subscribe(KafkaTopics.ModelEvents);
-        var events = new List<ModelEvent>();
-        var deadline = DateTime.UtcNow + timeout;
-        while (events.Count < count && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } message && message.Message.Key == model)
-            {
-                events.Add(ModelEvent.Parser.ParseFrom(message.Message.Value));
-            }
-        }
-
-        consumer.Close();
-        return events;
-    }
+    public List<ModelEvent> ReadEvents(string model, int count, TimeSpan timeout) =>
+        Infrastructure.Kafka.ReadMessages(KafkaTopics.ModelEvents, model, values => values.Count >= count, timeout)
+            .Select(value => ModelEvent.Parser.ParseFrom(value)).ToList();
 
     public async Task DisposeAsync()
     {

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Confluent.Kafka;
 
 namespace MsSwift.Testing;
 
@@ -18,6 +19,34 @@ public sealed class KafkaDevBroker : ChildProcess
     public int Port { get; }
 
     public string BootstrapServers => $"127.0.0.1:{Port}";
+
+    /// <summary>
+    /// The values of the messages on <paramref name="topic"/> with key <paramref name="key"/>, from
+    /// the start, in order, until <paramref name="done"/> says so or <paramref name="timeout"/> passed.
+    /// </summary>
+    public List<byte[]> ReadMessages(string topic, string key, Func<IReadOnlyList<byte[]>, bool> done, TimeSpan timeout)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            GroupId = $"test-reader-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Subscribe(topic);
+        var values = new List<byte[]>();
+        var deadline = DateTime.UtcNow + timeout;
+        while (!done(values) && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } message && message.Message.Key == key)
+            {
+                values.Add(message.Message.Value);
+            }
+        }
+
+        consumer.Close();
+        return values;
+    }
 
     public static Task<KafkaDevBroker> StartAsync()
     {

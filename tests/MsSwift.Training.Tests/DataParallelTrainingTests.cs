@@ -21,18 +21,26 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
     private static readonly GptConfig Config = new() { Layers = 2, Heads = 4, Width = 64, ContextLength = 64, VocabSize = 256 };
     private static readonly TrainingHyperparameters Hyperparameters = new() { LearningRate = 3e-3, MinLearningRate = 3e-4, WarmupSteps = 4, TotalSteps = Steps };
 
+    /// <param name="format">The wire format.</param>
+    /// <param name="accumulation">Micro-batches each worker splits its half of the global batch into.</param>
+    /// <param name="precision">The workers' precision; the single-process reference uses the same.</param>
+    /// <param name="bound">The largest |loss difference| allowed at any step.</param>
     [Theory]
-    [InlineData(WireFormat.Fp32, 1e-5)]
-    [InlineData(WireFormat.Fp16, 2e-3)]
-    public async Task Two_workers_follow_the_single_process_loss_trajectory(WireFormat format, double bound)
+    [InlineData(WireFormat.Fp32, 1, TrainingPrecision.Fp32, 1e-5)]
+    [InlineData(WireFormat.Fp16, 1, TrainingPrecision.Fp32, 2e-3)]
+    [InlineData(WireFormat.Fp32, 2, TrainingPrecision.Fp32, 1e-5)]
+    [InlineData(WireFormat.Fp32, 1, TrainingPrecision.Bf16Mixed, 5e-3)]
+    public async Task Two_workers_follow_the_single_process_loss_trajectory(WireFormat format, int accumulation, TrainingPrecision precision, double bound)
     {
-        var reference = SingleProcessLosses();
+        var reference = SingleProcessLosses(precision);
 
         await using var host = await ParameterServerHost.StartAsync();
-        var job = new ParameterServerJob("job-1", Model(seed: 1), Hyperparameters, new ParameterServerSettings(format, MinimumWorkers: 2, TimeSpan.FromSeconds(60)));
+        var tokensPerGradient = GlobalBatch / 2 * Window;
+        var job = new ParameterServerJob("job-1", Model(seed: 1), Hyperparameters, new ParameterServerSettings(format, MinimumWorkers: 2, TimeSpan.FromSeconds(60), tokensPerGradient));
         host.Jobs.Add(job); // the host disposes its jobs
-        using var first = new DataParallelWorker(host.Client, "job-1", "w1", Model(seed: 100), Hyperparameters);
-        using var second = new DataParallelWorker(host.Client, "job-1", "w2", Model(seed: 200), Hyperparameters);
+        var workerHyperparameters = Hyperparameters with { AccumulationSteps = accumulation, Precision = precision };
+        using var first = new DataParallelWorker(host.Client, "job-1", "w1", Model(seed: 100), workerHyperparameters);
+        using var second = new DataParallelWorker(host.Client, "job-1", "w2", Model(seed: 200), workerHyperparameters);
         await first.JoinAsync(CancellationToken.None);
         await second.JoinAsync(CancellationToken.None);
 
@@ -40,17 +48,18 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         for (var step = 0; step < Steps; step++)
         {
             using var batch = GlobalBatchFor(step);
-            using var firstHalf = Half(batch, 0);
-            using var secondHalf = Half(batch, 1);
+            var firstHalf = Slices(batch, 0, accumulation);
+            var secondHalf = Slices(batch, 1, accumulation);
             var outcomes = await Task.WhenAll(
-                first.StepAsync([firstHalf], format, CancellationToken.None),
-                second.StepAsync([secondHalf], format, CancellationToken.None));
+                first.StepAsync(firstHalf, format, CancellationToken.None),
+                second.StepAsync(secondHalf, format, CancellationToken.None));
+            firstHalf.Concat(secondHalf).ToList().ForEach(slice => slice.Dispose());
             Assert.All(outcomes, outcome => Assert.Equal(2, outcome.Workers));
             distributed.Add(outcomes[0].Loss);
         }
 
         var worst = reference.Zip(distributed, (single, parallel) => Math.Abs(single - parallel)).Max();
-        output.WriteLine($"{format}: loss {reference[0]:F4} -> {reference[^1]:F4}; worst |single - distributed| over {Steps} steps: {worst:E2} (bound {bound:E0})");
+        output.WriteLine($"{format}, {accumulation} micro-batches, {precision}: loss {reference[0]:F4} -> {reference[^1]:F4}; worst |single - distributed| over {Steps} steps: {worst:E2} (bound {bound:E0})");
         Assert.True(reference[^1] < reference[0] - 0.1, "the reference run should learn something");
         Assert.True(worst <= bound, $"worst difference {worst} exceeds {bound}");
         Assert.Equal(Steps, job.Version);
@@ -103,10 +112,31 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         Assert.Equal(0, job.Version);
     }
 
-    private static List<double> SingleProcessLosses()
+    [Fact]
+    public async Task A_gradient_over_the_wrong_number_of_tokens_is_refused()
+    {
+        await using var host = await ParameterServerHost.StartAsync();
+        // The job expects two micro-batches of half a global batch from each worker.
+        var job = new ParameterServerJob("job-4", Model(seed: 1), Hyperparameters, new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 1, TimeSpan.FromSeconds(5), GlobalBatch * Window));
+        host.Jobs.Add(job); // the host disposes its jobs
+        using var worker = new DataParallelWorker(host.Client, "job-4", "w", Model(seed: 2), Hyperparameters);
+        await worker.JoinAsync(CancellationToken.None);
+        using var batch = GlobalBatchFor(0);
+        var halves = Slices(batch, 0, 1).Concat(Slices(batch, 1, 1)).ToList();
+
+        var oneHalf = await Assert.ThrowsAsync<RpcException>(() => worker.StepAsync([halves[0]], WireFormat.Fp32, CancellationToken.None));
+        var both = await worker.StepAsync(halves, WireFormat.Fp32, CancellationToken.None);
+        halves.ForEach(half => half.Dispose());
+
+        Assert.Equal(StatusCode.InvalidArgument, oneHalf.StatusCode);
+        Assert.Contains("accumulation", oneHalf.Status.Detail);
+        Assert.Equal(1, both.Version);
+    }
+
+    private static List<double> SingleProcessLosses(TrainingPrecision precision)
     {
         using var model = Model(seed: 1);
-        using var trainer = new GptTrainer(model, Hyperparameters);
+        using var trainer = new GptTrainer(model, Hyperparameters with { Precision = precision });
         var losses = new List<double>();
         for (var step = 0; step < Steps; step++)
         {
@@ -140,6 +170,12 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         return TokenBatch.FromWindows(tensor(windows, [GlobalBatch, Window + 1]));
     }
 
-    private static TokenBatch Half(TokenBatch batch, int index) =>
-        new(batch.Inputs.narrow(0, index * GlobalBatch / 2, GlobalBatch / 2), batch.Targets.narrow(0, index * GlobalBatch / 2, GlobalBatch / 2));
+    /// <summary>Half <paramref name="half"/> of the global batch, cut into <paramref name="count"/> equal micro-batches.</summary>
+    private static List<TokenBatch> Slices(TokenBatch batch, int half, int count)
+    {
+        var rows = GlobalBatch / 2 / count;
+        return Enumerable.Range(0, count)
+            .Select(slice => new TokenBatch(batch.Inputs.narrow(0, half * GlobalBatch / 2 + slice * rows, rows), batch.Targets.narrow(0, half * GlobalBatch / 2 + slice * rows, rows)))
+            .ToList();
+    }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Grpc.Core;
+using MsSwift.Contracts;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.Training.V1;
 using MsSwift.Contracts.V1;
@@ -74,7 +75,12 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using (var first = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token))
         {
-            using var call = _coordinator.Client.Train(Request(steps: 12), cancellationToken: first.Token);
+            // Two sequential micro-batches per worker per step: the parameter server refuses a
+            // gradient over any other number of tokens, so the job only advances if workers honour it.
+            var request = Request(steps: 12);
+            request.AccumulationSteps = 2;
+            request.Sampling = WindowSampling.Sequential;
+            using var call = _coordinator.Client.Train(request, cancellationToken: first.Token);
             await call.ResponseStream.MoveNext(first.Token);
             jobId = call.ResponseStream.Current.JobId;
             try
@@ -115,19 +121,39 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains(statuses, status => status.Workers == 1 && status.Message.Contains("dropped stragglers", StringComparison.Ordinal));
         Assert.True(statuses.Zip(statuses.Skip(1)).All(pair => pair.Second.Step >= pair.First.Step), "steps went backwards");
         Assert.True(final.Loss < statuses.First(status => status.Step > 0).Loss, "the loss should fall");
+        // Validation loss every 4 steps (the checkpoint interval) and at the end, and its checkpoints as they are made.
+        Assert.Equal(12, final.EvalStep);
+        Assert.InRange(final.EvalLoss, 0.1, 10);
+        Assert.Contains(statuses, status => status.EvalStep is 4 or 8 && status.State == TrainState.Running);
+        Assert.Contains(statuses, status => status.LastCheckpoint.Contains("step-00000004", StringComparison.Ordinal) && status.State == TrainState.Running);
+        Assert.Equal(0, final.Tokens % (2 * 4 * 32));
         var model = await _registry.Reader.GetModelAsync(new GetModelRequest { Model = "foxes" });
         var version = Assert.Single(model.Versions);
         Assert.Equal(final.RegisteredVersion, version.Version);
         Assert.Equal(final.LastCheckpoint, version.Checkpoint);
         Assert.Equal(jobId, version.SourceJob);
         Assert.False(string.IsNullOrEmpty(version.DatasetHash));
+        Assert.Equal(final.EvalLoss, version.Metrics["eval_loss"]);
+
+        var events = TrainingEvents(jobId, TrainingEventType.Succeeded);
+        output.WriteLine(string.Join(", ", events.Select(trainingEvent => $"{trainingEvent.Type}@{trainingEvent.Status.Step}")));
+        var types = events.Select(trainingEvent => trainingEvent.Type).ToList();
+        Assert.Equal([TrainingEventType.Created, TrainingEventType.Running], types.Take(2));
+        Assert.Equal(TrainingEventType.Succeeded, types[^1]);
+        Assert.Equal(3, types.Count(type => type == TrainingEventType.Checkpointed));
+        Assert.Equal(3, types.Count(type => type == TrainingEventType.Evaluated));
+        Assert.Contains(TrainingEventType.WorkersDropped, types);
+        Assert.All(events, trainingEvent => Assert.Equal(jobId, trainingEvent.Status.JobId));
+        Assert.True(events.Zip(events.Skip(1)).All(pair => pair.Second.Status.Step >= pair.First.Status.Step), "events out of order");
     }
 
     [Fact]
     public async Task A_killed_coordinator_is_replaced_and_the_job_resumes_from_its_checkpoint_and_completes()
     {
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        var started = await FirstStatusAsync(Request(steps: 30));
+        var request = Request(steps: 30);
+        request.Precision = TrainPrecision.Bf16Mixed;
+        var started = await FirstStatusAsync(request);
         using (var progress = _coordinator.Client.Train(new TrainRequest { JobId = started.JobId }, cancellationToken: deadline.Token))
         {
             while (await progress.ResponseStream.MoveNext(deadline.Token) && progress.ResponseStream.Current.Step < 9)
@@ -153,6 +179,10 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         // Checkpoints every 4 steps: the job resumed from one of them, past the start.
         var resumedStep = int.Parse(resumed.Split(' ')[3], System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(resumedStep >= 8 && resumedStep % 4 == 0, resumed);
+        var types = TrainingEvents(started.JobId, TrainingEventType.Succeeded).Select(trainingEvent => trainingEvent.Type).ToList();
+        var restarting = types.IndexOf(TrainingEventType.Restarting);
+        Assert.True(restarting > 0, string.Join(", ", types));
+        Assert.Equal(TrainingEventType.Running, types[restarting + 1]);
     }
 
     [Fact]
@@ -163,17 +193,21 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         var badShape = await Assert.ThrowsAsync<RpcException>(() => FirstStatusAsync(new TrainRequest
         {
             Dataset = "foxes", Workers = 1, Shape = new ModelShape { Width = 30, Heads = 4 }, LearningRate = 5,
+            AccumulationSteps = 65, EvalBatches = 300,
         }));
         var started = await FirstStatusAsync(Request(steps: 100_000));
-        var cancelled = await _coordinator.Client.CancelTrainAsync(new CancelTrainRequest { JobId = started.JobId });
+        // Cancelled through a coordinator that does not lead the job: the leader ends it.
+        await using var other = await TrainingServer.StartCoordinatorAsync(_infrastructure, _data, _registry, stragglerTimeoutSeconds: 3);
+        var cancelled = await other.Client.CancelTrainAsync(new CancelTrainRequest { JobId = started.JobId });
         var again = await Assert.ThrowsAsync<RpcException>(() => _coordinator.Client.CancelTrainAsync(new CancelTrainRequest { JobId = started.JobId }).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, unknown.StatusCode);
         Assert.Contains("dataset", Violations(unknown));
         Assert.Equal(StatusCode.InvalidArgument, zeroWorkers.StatusCode);
         Assert.Contains("workers", Violations(zeroWorkers));
-        Assert.Equal(["learning_rate", "shape.heads"], Violations(badShape).Order());
+        Assert.Equal(["accumulation_steps", "eval_batches", "learning_rate", "shape.heads"], Violations(badShape).Order());
         Assert.Equal(TrainState.Cancelled, cancelled.State);
+        Assert.Equal(TrainingEventType.Cancelled, TrainingEvents(started.JobId, TrainingEventType.Cancelled)[^1].Type);
         Assert.Equal(StatusCode.FailedPrecondition, again.StatusCode);
     }
 
@@ -183,6 +217,11 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         LearningRate = 3e-3, WireFormat = WireFormat.Fp16, Seed = 7,
         Shape = new ModelShape { Layers = 1, Heads = 2, Width = 32, ContextLength = 64 },
     };
+
+    /// <summary>The job's events on msswift.training.events, in order, up to the first of type <paramref name="last"/>.</summary>
+    private List<TrainingEvent> TrainingEvents(string jobId, TrainingEventType last) =>
+        _infrastructure.Kafka.ReadMessages(KafkaTopics.TrainingEvents, jobId, values => values.Count > 0 && TrainingEvent.Parser.ParseFrom(values[^1]).Type == last, TimeSpan.FromSeconds(20))
+            .Select(value => TrainingEvent.Parser.ParseFrom(value)).ToList();
 
     private async Task<TrainStatus> FirstStatusAsync(TrainRequest request)
     {

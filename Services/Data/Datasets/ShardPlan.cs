@@ -19,6 +19,29 @@ public static class ShardPlan
         }
     }
 
+    /// <summary>
+    /// Start offsets of <paramref name="batches"/> batches of <paramref name="batchSize"/> windows
+    /// from batch <paramref name="firstBatch"/> on, of the shard's fixed windows repeated epoch
+    /// after epoch: batch b holds windows b·batchSize .. (b+1)·batchSize - 1 of that endless sequence.
+    /// </summary>
+    public static IEnumerable<long> CyclicWindows(long tokens, int window, int shard, int count, int batchSize, long firstBatch, int batches)
+    {
+        Validate(window, shard, count);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstBatch);
+        var windows = tokens > window ? (tokens - 1) / window : 0;
+        var shardWindows = windows > shard ? (windows - shard + count - 1) / count : 0;
+        if (shardWindows == 0)
+        {
+            yield break;
+        }
+
+        for (var position = firstBatch * batchSize; position < (firstBatch + batches) * batchSize; position++)
+        {
+            yield return (shard + position % shardWindows * count) * window;
+        }
+    }
+
     /// <summary>Start offsets of <paramref name="draws"/> random windows inside the shard's contiguous stretch.</summary>
     public static IEnumerable<long> RandomWindows(long tokens, int window, int shard, int count, int draws, long seed)
     {

@@ -16,17 +16,26 @@ internal sealed class DataServiceImpl(DatasetStore store) : DataService.DataServ
     public override async Task StreamBatches(BatchRequest request, IServerStreamWriter<TokenBatchMessage> responseStream, ServerCallContext context)
     {
         if (request.ShardCount < 1 || request.Shard < 0 || request.Shard >= request.ShardCount || request.BatchSize < 1 || request.Window < 1
-            || (long)request.BatchSize * (request.Window + 1) > MaxBatchTokens || request.RandomBatches < 0)
+            || (long)request.BatchSize * (request.Window + 1) > MaxBatchTokens || request.RandomBatches < 0 || request.MaxBatches < 0 || request.FirstBatch < 0)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument,
-                $"need 0 <= shard < shard_count, batch_size >= 1, window >= 1, random_batches >= 0 and at most {MaxBatchTokens} tokens per batch"));
+                $"need 0 <= shard < shard_count, batch_size >= 1, window >= 1, random_batches >= 0, first_batch >= 0, max_batches >= 0 and at most {MaxBatchTokens} tokens per batch"));
+        }
+
+        if ((request.RandomBatches > 0 && (request.MaxBatches > 0 || request.FirstBatch > 0)) || (request.MaxBatches == 0 && request.FirstBatch > 0))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                "first_batch needs max_batches, and neither goes with random_batches (random windows are drawn from the seed)"));
         }
 
         var info = await GetDataset(new GetDatasetRequest { Name = request.Name, Version = request.Version }, context);
         var tokens = await store.ReadTokensAsync(info, request.Split, context.CancellationToken);
-        var starts = request.RandomBatches > 0
-            ? ShardPlan.RandomWindows(tokens.Length, request.Window, request.Shard, request.ShardCount, request.RandomBatches * request.BatchSize, request.Seed)
-            : ShardPlan.FixedWindows(tokens.Length, request.Window, request.Shard, request.ShardCount);
+        var starts = request switch
+        {
+            { RandomBatches: > 0 } => ShardPlan.RandomWindows(tokens.Length, request.Window, request.Shard, request.ShardCount, request.RandomBatches * request.BatchSize, request.Seed),
+            { MaxBatches: > 0 } => ShardPlan.CyclicWindows(tokens.Length, request.Window, request.Shard, request.ShardCount, request.BatchSize, request.FirstBatch, request.MaxBatches),
+            _ => ShardPlan.FixedWindows(tokens.Length, request.Window, request.Shard, request.ShardCount),
+        };
         foreach (var batch in starts.Chunk(request.BatchSize))
         {
             var message = new TokenBatchMessage { Rows = batch.Length, Columns = request.Window + 1 };

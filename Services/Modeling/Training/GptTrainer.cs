@@ -161,30 +161,39 @@ public sealed class GptTrainer : IDisposable
         return total / microBatches.Count;
     }
 
-    /// <summary>Mean loss per token over <paramref name="batches"/>, and perplexity = e^loss.</summary>
+    /// <summary>Mean loss per token over <paramref name="batches"/>, and perplexity = e^loss, with the model being trained.</summary>
     public EvaluationResult Evaluate(IEnumerable<TokenBatch> batches)
     {
         var model = _compute ?? _master;
-        model.eval();
         try
         {
-            using var _ = no_grad();
-            double weighted = 0;
-            long tokens = 0;
-            foreach (var batch in batches)
-            {
-                using var scope = NewDisposeScope();
-                weighted += Loss(model, batch).item<float>() * batch.TokenCount;
-                tokens += batch.TokenCount;
-            }
-
-            var loss = weighted / Math.Max(1, tokens);
-            return new EvaluationResult(loss, Math.Exp(loss), tokens);
+            return Evaluate(model, batches);
         }
         finally
         {
             model.train();
         }
+    }
+
+    /// <summary>
+    /// Mean loss per token of <paramref name="model"/> over <paramref name="batches"/>, without
+    /// gradients and in eval mode (the model is left there), and perplexity = e^loss.
+    /// </summary>
+    public static EvaluationResult Evaluate(GptModel model, IEnumerable<TokenBatch> batches)
+    {
+        model.eval();
+        using var _ = no_grad();
+        double weighted = 0;
+        long tokens = 0;
+        foreach (var batch in batches)
+        {
+            using var scope = NewDisposeScope();
+            weighted += Loss(model, batch).item<float>() * batch.TokenCount;
+            tokens += batch.TokenCount;
+        }
+
+        var loss = weighted / Math.Max(1, tokens);
+        return new EvaluationResult(loss, Math.Exp(loss), tokens);
     }
 
     public void Dispose()

@@ -53,6 +53,8 @@ internal static class Extensions
         builder.Services.AddSingleton<ParameterServerJobs>();
         builder.Services.AddSingleton<WireMetrics>();
         builder.Services.AddServiceGrpcClient<ModelRegistryAdmin.ModelRegistryAdminClient>("http://_grpc.registry");
+        builder.Services.AddSingleton<TrainingEventPublisher>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<TrainingEventPublisher>());
         builder.Services.AddSingleton<JobCoordinator>();
         builder.Services.AddHostedService<JobRecovery>();
         return role;

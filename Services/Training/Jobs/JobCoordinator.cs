@@ -19,14 +19,16 @@ namespace MsSwift.Training.Jobs;
 /// <summary>
 /// Starts, follows and cancels training jobs on the coordinator: validates the request (the
 /// dataset must exist), leads the job's parameter server, keeps the job's status in Redis after
-/// every step, and on success registers the final checkpoint as a new model version.
+/// every step, checkpoint and evaluation (publishing each as a training event), and on success
+/// registers the final checkpoint as a new model version. Only the job's leader writes its status.
 /// </summary>
 public sealed partial class JobCoordinator(
-    JobRecords records, RedisLock locks, JobStateStore state, Lazy<ICheckpointStore> store, ParameterServerJobs jobs,
+    JobRecords records, RedisLock locks, JobStateStore state, Lazy<ICheckpointStore> store, ParameterServerJobs jobs, TrainingEventPublisher events,
     DataService.DataServiceClient data, ModelRegistryAdmin.ModelRegistryAdminClient registry, IOptions<TrainingOptions> options,
     ILoggerFactory loggers, ILogger<JobCoordinator> logger) : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<string, ParameterServerLeader> _leaders = new(StringComparer.Ordinal);
+    private static readonly TimeSpan CancelConfirmation = TimeSpan.FromSeconds(10);
+    private readonly ConcurrentDictionary<string, LedJob> _led = new(StringComparer.Ordinal);
 
     public static bool IsTerminal(TrainState state) => state is TrainState.Succeeded or TrainState.Failed or TrainState.Cancelled;
 
@@ -58,13 +60,15 @@ public sealed partial class JobCoordinator(
         var jobId = $"job-{Guid.NewGuid():N}"[..16];
         var status = new TrainStatus { JobId = jobId, State = TrainState.Created, Workers = request.Workers };
         await records.SaveAsync(request, status);
-        if (!await LeadAsync(request, dataset, status, cancellationToken))
+        var progress = new JobProgress(status, records, events);
+        await progress.UpdateAsync(TrainingEventType.Created, static _ => { });
+        if (!await LeadAsync(request, dataset, progress, restarting: false, cancellationToken))
         {
             throw new RpcException(new RpcStatus(StatusCode.Aborted, $"job '{jobId}' already has a parameter server"));
         }
 
         LogStarted(logger, jobId, request.Dataset, request.Workers, request.Steps);
-        return status.Clone();
+        return progress.Snapshot();
     }
 
     /// <summary>
@@ -73,15 +77,15 @@ public sealed partial class JobCoordinator(
     /// </summary>
     public async Task<bool> RecoverAsync(string jobId, CancellationToken cancellationToken)
     {
-        if (_leaders.TryGetValue(jobId, out var current))
+        if (_led.TryGetValue(jobId, out var current))
         {
-            if (!current.Deposed.IsCompleted)
+            if (!current.Leader.Deposed.IsCompleted)
             {
                 return false;
             }
 
             // This instance lost the job's lease earlier; it may lead it again.
-            _leaders.TryRemove(jobId, out _);
+            _led.TryRemove(jobId, out _);
             await current.DisposeAsync();
         }
 
@@ -91,68 +95,132 @@ public sealed partial class JobCoordinator(
         }
 
         var dataset = await data.GetDatasetAsync(new GetDatasetRequest { Name = record.Request.Dataset, Version = record.Request.DatasetVersion }, cancellationToken: cancellationToken);
-        var status = record.Status;
-        if (!await LeadAsync(record.Request, dataset, status, cancellationToken))
+        if (!await LeadAsync(record.Request, dataset, new JobProgress(record.Status, records, events), restarting: true, cancellationToken))
         {
             return false;
         }
 
-        status.Message = $"resumed at step {status.Step} after a coordinator restart";
-        await records.SaveStatusAsync(status);
-        LogRecovered(logger, jobId, status.Step);
+        LogRecovered(logger, jobId, record.Status.Step);
         return true;
     }
 
-    /// <summary>Leads the job's parameter server (fresh or from its checkpoint) and keeps its status current.</summary>
-    private async Task<bool> LeadAsync(TrainRequest request, DatasetInfo dataset, TrainStatus status, CancellationToken cancellationToken)
+    /// <summary>Ends the jobs this coordinator leads that someone asked (through another coordinator) to cancel.</summary>
+    public async Task HonourCancellationsAsync()
     {
-        var jobId = status.JobId;
+        foreach (var jobId in _led.Keys)
+        {
+            if (await records.IsCancelRequestedAsync(jobId))
+            {
+                await EndAsync(jobId, TrainState.Cancelled, "cancelled by request");
+            }
+        }
+    }
+
+    /// <summary>Leads the job's parameter server (fresh or from its checkpoint) and keeps its status current.</summary>
+    private async Task<bool> LeadAsync(TrainRequest request, DatasetInfo dataset, JobProgress progress, bool restarting, CancellationToken cancellationToken)
+    {
+        var jobId = progress.JobId;
         var config = new GptConfig
         {
             Layers = request.Shape.Layers, Heads = request.Shape.Heads, Width = request.Shape.Width,
             ContextLength = request.Shape.ContextLength, VocabSize = dataset.VocabSize,
         };
-        var spec = new ParameterServerJobSpec(jobId, config, Hyperparameters(request),
-            new ParameterServerSettings(request.WireFormat, request.Workers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds)),
-            request.CheckpointEvery, request.Seed, dataset.Tokenizer);
+        var tokensPerGradient = (long)request.BatchSize * request.Window * request.AccumulationSteps;
+        var settings = new ParameterServerSettings(request.WireFormat, request.Workers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds), tokensPerGradient);
+        var spec = new ParameterServerJobSpec(jobId, config, Hyperparameters(request), settings, request.CheckpointEvery, request.Seed, dataset.Tokenizer);
         var leader = new ParameterServerLeader(spec, locks, state, store.Value, jobs, loggers.CreateLogger<ParameterServerLeader>());
-        if (!await leader.TryLeadAsync(cancellationToken))
+        Func<Task>? takingOver = restarting
+            ? () => progress.UpdateAsync(TrainingEventType.Restarting, status =>
+            {
+                status.State = TrainState.Restarting;
+                status.Message = "taking over from the last checkpoint";
+            })
+            : null;
+        if (!await leader.TryLeadAsync(cancellationToken, takingOver))
         {
             await leader.DisposeAsync();
             return false;
         }
-        _leaders[jobId] = leader;
-        var tokensPerStep = (long)request.Workers * request.BatchSize * request.Window;
+
+        JobEvaluator? evaluator;
+        try
+        {
+            evaluator = await JobEvaluator.CreateAsync(data, request, config, cancellationToken);
+        }
+        catch
+        {
+            await leader.DisposeAsync();
+            throw;
+        }
+
+        var led = new LedJob(leader, progress, evaluator);
+        _led[jobId] = led;
+        var job = leader.Job!;
+        var plannedTokensPerStep = request.Workers * tokensPerGradient;
         var lastStep = Stopwatch.GetTimestamp();
-        leader.Job!.StepApplied += outcome =>
+        job.StepApplied += outcome =>
         {
             var elapsed = Stopwatch.GetElapsedTime(lastStep).TotalSeconds;
             lastStep = Stopwatch.GetTimestamp();
-            status.Step = outcome.Version;
-            status.ParameterVersion = outcome.Version;
-            status.Loss = outcome.Loss;
-            status.Workers = outcome.Workers;
-            status.TokensPerSecond = elapsed > 0 ? tokensPerStep / elapsed : 0;
-            status.Epoch = outcome.Version * tokensPerStep / Math.Max(1, dataset.TrainTokens);
-            // "What happened last" stays until something else happens, so a poller cannot miss it.
-            if (outcome.Dropped.Count > 0)
+            var dropped = outcome.Dropped.Count > 0 ? TrainingEventType.WorkersDropped : (TrainingEventType?)null;
+            _ = progress.UpdateAsync(dropped, status =>
             {
-                status.Message = $"step {outcome.Version}: dropped stragglers: {string.Join(", ", outcome.Dropped)}";
-            }
+                status.Step = outcome.Version;
+                status.ParameterVersion = outcome.Version;
+                status.Loss = outcome.Loss;
+                status.Workers = outcome.Workers;
+                status.Tokens += outcome.Tokens;
+                status.TokensPerSecond = elapsed > 0 ? outcome.Tokens / elapsed : 0;
+                status.Epoch = outcome.Version * plannedTokensPerStep / Math.Max(1, dataset.TrainTokens);
+                // "What happened last" stays until something else happens, so a poller cannot miss it.
+                if (outcome.Dropped.Count > 0)
+                {
+                    status.Message = $"step {outcome.Version}: dropped stragglers: {string.Join(", ", outcome.Dropped)}";
+                }
+            });
 
-            var snapshot = status.Clone();
-            _ = records.SaveStatusAsync(snapshot);
-            if (outcome.Version >= request.Steps)
+            var final = outcome.Version == request.Steps;
+            var evaluation = evaluator is not null && (final || outcome.Version % request.EvalEvery == 0)
+                ? EvaluateAsync(led, outcome.Version, outcome.Parameters)
+                : null;
+            if (final)
             {
-                _ = FinishAsync(request, dataset, snapshot);
+                _ = FinishAsync(request, dataset, evaluation, jobId);
             }
         };
-        status.State = TrainState.Running;
-        status.Step = leader.Job!.Version;
-        status.ParameterVersion = leader.Job.Version;
-        await records.SaveStatusAsync(status);
+        leader.Checkpointed += (_, prefix) => progress.UpdateAsync(TrainingEventType.Checkpointed, status => status.LastCheckpoint = ParameterServerJob.ModelFile(prefix));
+
+        var startStep = job.Version;
+        await progress.UpdateAsync(TrainingEventType.Running, status =>
+        {
+            status.State = TrainState.Running;
+            status.Step = startStep;
+            status.ParameterVersion = startStep;
+            status.Message = restarting ? $"resumed at step {startStep} after a coordinator restart"
+                : evaluator is null ? "the dataset has no whole validation window: no eval loss" : status.Message;
+        });
         await records.OpenAsync(jobId);
         return true;
+    }
+
+    /// <summary>The validation loss of step <paramref name="step"/>'s parameters, in the status once known; null when it failed.</summary>
+    private async Task<EvaluationResult?> EvaluateAsync(LedJob led, long step, float[] parameters)
+    {
+        try
+        {
+            var result = await led.Evaluator!.EvaluateAsync(parameters);
+            await led.Progress.UpdateAsync(TrainingEventType.Evaluated, status =>
+            {
+                status.EvalLoss = result.Loss;
+                status.EvalStep = step;
+            });
+            return result;
+        }
+        catch (Exception error)
+        {
+            LogEvaluationFailed(logger, led.Progress.JobId, step, error.Message);
+            return null;
+        }
     }
 
     /// <summary>The job's status every time it changes, until it ends (or the caller stops listening; the job goes on).</summary>
@@ -177,6 +245,10 @@ public sealed partial class JobCoordinator(
         }
     }
 
+    /// <summary>
+    /// Cancels the job: at once when this coordinator leads it, otherwise by asking its leader,
+    /// and waiting up to <see cref="CancelConfirmation"/> for it to confirm. Returns the job's status.
+    /// </summary>
     public async Task<TrainStatus> CancelAsync(string jobId)
     {
         var record = await records.ReadAsync(jobId) ?? throw new RpcException(new RpcStatus(StatusCode.NotFound, $"no training job '{jobId}'"));
@@ -185,26 +257,34 @@ public sealed partial class JobCoordinator(
             throw new RpcException(new RpcStatus(StatusCode.FailedPrecondition, $"job '{jobId}' already ended ({record.Status.State})"));
         }
 
-        await EndAsync(jobId, record.Status, TrainState.Cancelled, "cancelled by request");
-        return (await records.ReadAsync(jobId))!.Value.Status;
+        await records.RequestCancelAsync(jobId);
+        await EndAsync(jobId, TrainState.Cancelled, "cancelled by request");
+        var deadline = DateTime.UtcNow + CancelConfirmation;
+        TrainStatus status;
+        while (!IsTerminal((status = (await records.ReadAsync(jobId))!.Value.Status).State) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        return status;
     }
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var leader in _leaders.Values)
+        foreach (var led in _led.Values)
         {
-            await leader.DisposeAsync();
+            await led.DisposeAsync();
         }
     }
 
-    /// <summary>Waits for the final checkpoint's commit, registers it, and ends the job.</summary>
-    private async Task FinishAsync(TrainRequest request, DatasetInfo dataset, TrainStatus status)
+    /// <summary>Waits for the final checkpoint's commit and evaluation, registers the model, and ends the job.</summary>
+    private async Task FinishAsync(TrainRequest request, DatasetInfo dataset, Task<EvaluationResult?>? evaluation, string jobId)
     {
         try
         {
             var deadline = DateTime.UtcNow.AddMinutes(5);
             CommittedStep? committed;
-            while ((committed = await state.ReadAsync(status.JobId)) is null || committed.Version < request.Steps)
+            while ((committed = await state.ReadAsync(jobId)) is null || committed.Version < request.Steps)
             {
                 if (DateTime.UtcNow > deadline)
                 {
@@ -214,38 +294,68 @@ public sealed partial class JobCoordinator(
                 await Task.Delay(50);
             }
 
-            status.LastCheckpoint = $"{committed.Checkpoint}/model.safetensors";
+            var evaluated = evaluation is null ? null : await evaluation;
+            var trained = _led.TryGetValue(jobId, out var led) ? led.Progress.Snapshot() : throw new InvalidOperationException("the job is no longer led here");
+            var checkpoint = ParameterServerJob.ModelFile(committed.Checkpoint);
+            var metrics = new Dictionary<string, double> { ["train_loss"] = trained.Loss, ["steps"] = request.Steps, ["tokens"] = trained.Tokens };
+            if (evaluated is not null)
+            {
+                metrics["eval_loss"] = evaluated.Loss;
+                metrics["eval_perplexity"] = evaluated.Perplexity;
+            }
+
             var registered = await registry.RegisterVersionAsync(new RegisterVersionRequest
             {
-                Model = request.Model,
-                Checkpoint = status.LastCheckpoint,
-                SourceJob = status.JobId,
-                DatasetHash = dataset.Version,
-                Metrics = { ["train_loss"] = status.Loss, ["steps"] = request.Steps },
+                Model = request.Model, Checkpoint = checkpoint, SourceJob = jobId, DatasetHash = dataset.Version, Metrics = { metrics },
             });
-            status.RegisteredModel = registered.Name;
-            status.RegisteredVersion = registered.Versions[^1].Version;
-            await EndAsync(status.JobId, status, TrainState.Succeeded, $"registered {registered.Name} {status.RegisteredVersion}");
+            var version = registered.Versions[^1].Version;
+            await EndAsync(jobId, TrainState.Succeeded, $"registered {registered.Name} {version}", status =>
+            {
+                status.LastCheckpoint = checkpoint;
+                status.RegisteredModel = registered.Name;
+                status.RegisteredVersion = version;
+            });
         }
         catch (Exception error)
         {
-            await EndAsync(status.JobId, status, TrainState.Failed, $"finishing failed: {error.Message}");
+            await EndAsync(jobId, TrainState.Failed, $"finishing failed: {error.Message}");
         }
     }
 
-    private async Task EndAsync(string jobId, TrainStatus status, TrainState final, string message)
+    /// <summary>Ends a job this coordinator leads: its final status and event, then it stops leading it.</summary>
+    private async Task EndAsync(string jobId, TrainState final, string message, Action<TrainStatus>? change = null)
     {
-        status.State = final;
-        status.Message = message;
-        await records.CloseAsync(jobId);
-        await records.SaveStatusAsync(status);
-        if (_leaders.TryRemove(jobId, out var leader))
+        if (!_led.TryRemove(jobId, out var led))
         {
-            await leader.DisposeAsync();
+            return;
         }
 
+        var type = final switch
+        {
+            TrainState.Succeeded => TrainingEventType.Succeeded,
+            TrainState.Cancelled => TrainingEventType.Cancelled,
+            _ => TrainingEventType.Failed,
+        };
+        await led.Progress.UpdateAsync(type, status =>
+        {
+            change?.Invoke(status);
+            status.State = final;
+            status.Message = message;
+        });
+        await records.CloseAsync(jobId);
+        await led.DisposeAsync();
         var state = final.ToString();
         LogEnded(logger, jobId, state, message);
+    }
+
+    /// <summary>A job this coordinator leads: its parameter server, its live status, and its evaluator (null without validation data).</summary>
+    private sealed record LedJob(ParameterServerLeader Leader, JobProgress Progress, JobEvaluator? Evaluator) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Leader.DisposeAsync();
+            Evaluator?.Dispose();
+        }
     }
 
     private static TrainingHyperparameters Hyperparameters(TrainRequest request) => new()
@@ -269,6 +379,9 @@ public sealed partial class JobCoordinator(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Took over training job {JobId} from its last checkpoint at step {Step}")]
     private static partial void LogRecovered(ILogger logger, string jobId, long step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Evaluating job {JobId} at step {Step} failed: {Reason}")]
+    private static partial void LogEvaluationFailed(ILogger logger, string jobId, long step, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Training job {JobId} ended: {State} ({Message})")]
     private static partial void LogEnded(ILogger logger, string jobId, string state, string message);

@@ -29,6 +29,11 @@ public sealed class JobRecords(IConnectionMultiplexer redis)
             : (TrainRequest.Parser.ParseFrom((byte[])fields[0]!), TrainStatus.Parser.ParseFrom((byte[])fields[1]!));
     }
 
+    /// <summary>Asks the job's leader to cancel it (only the leader writes a led job's status).</summary>
+    public Task RequestCancelAsync(string jobId) => redis.GetDatabase().HashSetAsync(Key(jobId), "cancel", 1);
+
+    public async Task<bool> IsCancelRequestedAsync(string jobId) => await redis.GetDatabase().HashExistsAsync(Key(jobId), "cancel");
+
     public Task OpenAsync(string jobId) => redis.GetDatabase().SetAddAsync(OpenJobsKey, jobId);
 
     public Task CloseAsync(string jobId) => redis.GetDatabase().SetRemoveAsync(OpenJobsKey, jobId);

@@ -3,7 +3,8 @@ namespace MsSwift.Training.Jobs;
 /// <summary>
 /// Keeps every open job led by some coordinator: every few seconds it tries to take over open
 /// jobs whose parameter-server lock has lapsed (their coordinator died), so a restarted or
-/// surviving coordinator resumes them from their last checkpoint.
+/// surviving coordinator resumes them from their last checkpoint; and it ends the jobs it leads
+/// that were cancelled through another coordinator.
 /// </summary>
 internal sealed partial class JobRecovery(JobRecords records, JobCoordinator coordinator, ILogger<JobRecovery> logger) : BackgroundService
 {
@@ -20,6 +21,8 @@ internal sealed partial class JobRecovery(JobRecords records, JobCoordinator coo
                 {
                     await coordinator.RecoverAsync(jobId, stoppingToken);
                 }
+
+                await coordinator.HonourCancellationsAsync();
             }
             catch (Exception error) when (error is not OperationCanceledException)
             {

@@ -25,6 +25,9 @@ public static class TrainRequestDefaults
         request.Window = request.Window == 0 ? 64 : request.Window;
         request.LearningRate = request.LearningRate == 0 ? 3e-4 : request.LearningRate;
         request.CheckpointEvery = request.CheckpointEvery == 0 ? 50 : request.CheckpointEvery;
+        request.AccumulationSteps = request.AccumulationSteps == 0 ? 1 : request.AccumulationSteps;
+        request.EvalEvery = request.EvalEvery == 0 ? request.CheckpointEvery : request.EvalEvery;
+        request.EvalBatches = request.EvalBatches == 0 ? 8 : request.EvalBatches;
         request.Shape ??= new ModelShape();
         request.Shape.Layers = request.Shape.Layers == 0 ? 2 : request.Shape.Layers;
         request.Shape.Heads = request.Shape.Heads == 0 ? 4 : request.Shape.Heads;
@@ -40,6 +43,11 @@ public static class TrainRequestDefaults
         Check(request.LearningRate is > 0 and <= 1, "learning_rate", "in (0, 1]");
         Check(request.CheckpointEvery >= 1, "checkpoint_every", "at least 1");
         Check(Enum.IsDefined(request.WireFormat), "wire_format", "FP16, FP32 or BF16");
+        Check(request.AccumulationSteps is >= 1 and <= 64, "accumulation_steps", "1-64 micro-batches per worker per step");
+        Check(Enum.IsDefined(request.Precision), "precision", "FP32 or BF16_MIXED");
+        Check(Enum.IsDefined(request.Sampling), "sampling", "RANDOM or SEQUENTIAL");
+        Check(request.EvalEvery >= 1, "eval_every", "at least 1");
+        Check(request.EvalBatches is >= 1 and <= 256, "eval_batches", "1-256");
         Check(request.Shape.Layers is >= 1 and <= 48, "shape.layers", "1-48");
         Check(request.Shape.Heads >= 1 && request.Shape.Width % request.Shape.Heads == 0, "shape.heads", "at least 1, dividing the width");
         Check(request.Shape.Width is >= 8 and <= 4096, "shape.width", "8-4096");

@@ -10,10 +10,11 @@ namespace MsSwift.Training.ParameterServer;
 /// <param name="Format">How parameters and gradients are encoded on the wire.</param>
 /// <param name="MinimumWorkers">The first step waits until this many workers have joined.</param>
 /// <param name="StragglerTimeout">How long a step waits for the last workers once the first gradient arrived.</param>
-public sealed record ParameterServerSettings(WireFormat Format, int MinimumWorkers, TimeSpan StragglerTimeout);
+/// <param name="TokensPerGradient">The tokens each worker's gradient must cover (its batches and accumulation); 0 accepts any.</param>
+public sealed record ParameterServerSettings(WireFormat Format, int MinimumWorkers, TimeSpan StragglerTimeout, long TokensPerGradient = 0);
 
-/// <summary>What a step did, as every worker that took part is told.</summary>
-public sealed record StepOutcome(long Version, double Loss, int Workers, IReadOnlyList<string> Dropped);
+/// <summary>What a step did, as every worker that took part is told; with the new parameters (an immutable snapshot) for evaluation.</summary>
+public sealed record StepOutcome(long Version, double Loss, int Workers, IReadOnlyList<string> Dropped, long Tokens, float[] Parameters);
 
 public sealed class StaleStepException(string message) : Exception(message);
 
@@ -70,11 +71,14 @@ public sealed class ParameterServerJob : IDisposable
 
         using var snapshot = new GptModel(_trainer.Model.Config);
         ParameterVector.Write(snapshot.parameters().ToArray(), parameters);
-        await GptCheckpoint.SaveAsync(store, $"{prefix}/model.safetensors", snapshot, TokenizerId, cancellationToken);
+        await GptCheckpoint.SaveAsync(store, ModelFile(prefix), snapshot, TokenizerId, cancellationToken);
         optimizer.Position = 0;
         await store.SaveAsync($"{prefix}/optimizer.bin", (stream, token) => optimizer.CopyToAsync(stream, token), cancellationToken);
         return version;
     }
+
+    /// <summary>The model file of the checkpoint under <paramref name="prefix"/> (what the registry registers).</summary>
+    public static string ModelFile(string prefix) => $"{prefix}/model.safetensors";
 
     /// <summary>The tokenizer recorded in checkpoints: the dataset's, so the registered model decodes with it.</summary>
     public string TokenizerId { get; init; } = "byte";
@@ -128,6 +132,11 @@ public sealed class ParameterServerJob : IDisposable
             if (gradient.Length != _parameters.Length)
             {
                 throw new ArgumentException($"the gradient has {gradient.Length} elements; the model has {_parameters.Length}", nameof(gradient));
+            }
+
+            if (Settings.TokensPerGradient > 0 && tokens != Settings.TokensPerGradient)
+            {
+                throw new ArgumentException($"the gradient covers {tokens} tokens; job '{JobId}' takes {Settings.TokensPerGradient} per worker and step (batch size x window x accumulation steps)", nameof(tokens));
             }
 
             _pending[workerId] = (gradient, loss, tokens);
@@ -208,7 +217,7 @@ public sealed class ParameterServerJob : IDisposable
         _parameters = ParameterVector.Read(_trainer.Model.parameters().ToArray());
         Version++;
         _pending.Clear();
-        var outcome = new StepOutcome(Version, loss, contributions.Count, dropped);
+        var outcome = new StepOutcome(Version, loss, contributions.Count, dropped, contributions.Sum(contribution => contribution.Tokens), _parameters);
         var finished = _step;
         _step = NewStep();
         finished.SetResult(outcome);

@@ -40,13 +40,24 @@ public sealed partial class ParameterServerLeader(
 
     private string LockName => $"training:{spec.JobId}:parameter-server";
 
-    /// <summary>Tries to become the job's parameter server; false when another instance leads it.</summary>
-    public async Task<bool> TryLeadAsync(CancellationToken cancellationToken)
+    /// <summary>Raised after a checkpoint was written and committed: its version and prefix in the store.</summary>
+    public event Action<long, string>? Checkpointed;
+
+    /// <summary>
+    /// Tries to become the job's parameter server; false when another instance leads it.
+    /// <paramref name="acquired"/> runs once the lock is held, before the checkpoint is loaded.
+    /// </summary>
+    public async Task<bool> TryLeadAsync(CancellationToken cancellationToken, Func<Task>? acquired = null)
     {
         _lease = await locks.TryAcquireAsync(LockName, LeaseTime);
         if (_lease is null)
         {
             return false;
+        }
+
+        if (acquired is not null)
+        {
+            await acquired();
         }
 
         var committed = await state.ReadAsync(spec.JobId);
@@ -68,6 +79,7 @@ public sealed partial class ParameterServerLeader(
         var version = await job.SaveCheckpointAsync(store, prefix, cancellationToken);
         if (await state.CommitAsync(spec.JobId, FencingToken, version, prefix))
         {
+            Checkpointed?.Invoke(version, prefix);
             return true;
         }
 
@@ -91,7 +103,7 @@ public sealed partial class ParameterServerLeader(
 
     private async Task<ParameterServerJob> ResumeAsync(CommittedStep committed, CancellationToken cancellationToken)
     {
-        var loaded = await GptCheckpoint.LoadAsync(store, $"{committed.Checkpoint}/model.safetensors", TorchSharp.torch.CPU, cancellationToken);
+        var loaded = await GptCheckpoint.LoadAsync(store, ParameterServerJob.ModelFile(committed.Checkpoint), TorchSharp.torch.CPU, cancellationToken);
         await using var optimizer = await store.OpenReadAsync($"{committed.Checkpoint}/optimizer.bin", cancellationToken);
         var buffered = new MemoryStream();
         await optimizer.CopyToAsync(buffered, cancellationToken);

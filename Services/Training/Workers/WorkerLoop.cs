@@ -3,8 +3,8 @@ using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.V1;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
+using MsSwift.Training.Data;
 using MsSwift.Training.Jobs;
-using static TorchSharp.torch;
 using ParameterServerClient = MsSwift.Contracts.Training.V1.ParameterServer.ParameterServerClient;
 
 namespace MsSwift.Training.Workers;
@@ -60,7 +60,11 @@ internal sealed partial class WorkerLoop(
                 Layers = request.Shape.Layers, Heads = request.Shape.Heads, Width = request.Shape.Width,
                 ContextLength = request.Shape.ContextLength, VocabSize = dataset.VocabSize,
             });
-            using var worker = new DataParallelWorker(server, jobId, _workerId, replica, new TrainingHyperparameters { TotalSteps = request.Steps, WarmupSteps = 0 });
+            var precision = request.Precision == TrainPrecision.Bf16Mixed ? TrainingPrecision.Bf16Mixed : TrainingPrecision.Fp32;
+            using var worker = new DataParallelWorker(server, jobId, _workerId, replica, new TrainingHyperparameters
+            {
+                TotalSteps = request.Steps, WarmupSteps = 0, AccumulationSteps = request.AccumulationSteps, Precision = precision,
+            });
             var step = (await worker.JoinAsync(cancellationToken)).Step;
             while (step < request.Steps)
             {
@@ -69,15 +73,19 @@ internal sealed partial class WorkerLoop(
                     return;
                 }
 
-                using var batch = await BatchAsync(request, slot, step, cancellationToken);
+                var microBatches = await TrainingBatches.ForStepAsync(data, request, slot, step, cancellationToken);
                 try
                 {
-                    step = (await worker.StepAsync([batch], request.WireFormat, cancellationToken)).Version;
+                    step = (await worker.StepAsync(microBatches, request.WireFormat, cancellationToken)).Version;
                 }
                 catch (RpcException error) when (error.StatusCode == StatusCode.FailedPrecondition)
                 {
                     // Dropped as a straggler, or the step moved on: join again at the current step.
                     step = (await worker.JoinAsync(cancellationToken)).Step;
+                }
+                finally
+                {
+                    microBatches.ForEach(batch => batch.Dispose());
                 }
             }
         }
@@ -90,18 +98,6 @@ internal sealed partial class WorkerLoop(
         {
             await records.ReleaseSlotAsync(jobId, slot);
         }
-    }
-
-    /// <summary>Step t's batch of this shard: random windows seeded by the job's seed and the step, so a rerun sees the same data.</summary>
-    private async Task<TokenBatch> BatchAsync(TrainRequest request, int slot, long step, CancellationToken cancellationToken)
-    {
-        using var call = data.StreamBatches(new BatchRequest
-        {
-            Name = request.Dataset, Version = request.DatasetVersion, Shard = slot, ShardCount = request.Workers,
-            BatchSize = request.BatchSize, Window = request.Window, RandomBatches = 1, Seed = request.Seed * 1_000_003 + step,
-        }, cancellationToken: cancellationToken);
-        var message = await call.ResponseStream.ReadAllAsync(cancellationToken).FirstAsync(cancellationToken);
-        return TokenBatch.FromWindows(tensor(message.Tokens.Select(token => (long)token).ToArray(), [message.Rows, message.Columns]));
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker joined job {JobId} in slot {Slot}")]

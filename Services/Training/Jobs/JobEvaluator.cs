@@ -1,0 +1,56 @@
+using MsSwift.Contracts.Data.V1;
+using MsSwift.Contracts.V1;
+using MsSwift.Modeling.Gpt;
+using MsSwift.Modeling.Training;
+using MsSwift.Training.Data;
+
+namespace MsSwift.Training.Jobs;
+
+/// <summary>
+/// The validation loss of a job's parameters. The coordinator reads the first eval_batches
+/// batches of the dataset's validation windows once, then evaluates parameter snapshots on them
+/// on its own model copy, one evaluation at a time and never on the step path: a step hands over
+/// its (immutable) parameters and goes on.
+/// </summary>
+public sealed class JobEvaluator : IDisposable
+{
+    private readonly GptModel _model;
+    private readonly List<TokenBatch> _batches;
+    private Task _pending = Task.CompletedTask;
+
+    private JobEvaluator(GptConfig config, List<TokenBatch> batches)
+    {
+        _model = new GptModel(config);
+        _batches = batches;
+    }
+
+    /// <summary>The job's evaluator, or null when the dataset has no whole validation window.</summary>
+    public static async Task<JobEvaluator?> CreateAsync(DataService.DataServiceClient data, TrainRequest request, GptConfig config, CancellationToken cancellationToken)
+    {
+        var batches = await TrainingBatches.ValidationAsync(data, request, cancellationToken);
+        return batches.Count == 0 ? null : new JobEvaluator(config, batches);
+    }
+
+    /// <summary>Evaluates <paramref name="parameters"/> after the evaluations already queued.</summary>
+    public Task<EvaluationResult> EvaluateAsync(float[] parameters)
+    {
+        var evaluation = _pending.ContinueWith(_ =>
+        {
+            ParameterVector.Write(_model.parameters().ToArray(), parameters);
+            return GptTrainer.Evaluate(_model, _batches);
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        _pending = evaluation;
+        return evaluation;
+    }
+
+    public void Dispose()
+    {
+        _pending.Wait(TimeSpan.FromSeconds(30));
+        foreach (var batch in _batches)
+        {
+            batch.Dispose();
+        }
+
+        _model.Dispose();
+    }
+}
