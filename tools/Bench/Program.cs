@@ -15,6 +15,7 @@ return command switch
 {
     "model" => await ModelBenchmark.RunAsync(Option("--threads", 2), Option("--repeats", 10), Text("--python", "/usr/bin/python3")),
     "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2)),
+    "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200)),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
     _ => Usage(),
