@@ -11,12 +11,15 @@ namespace MsSwift.Bench;
 
 /// <summary>
 /// Gateway overhead: the same gRPC Predict load with h2load (nghttp2-client), direct to an
-/// inference process and through the gateway process (API key, rate limiter, canary draw, YARP),
+/// inference process, through the gateway process (API key, rate limiter, canary draw, YARP),
+/// and through a bare YARP proxy (tools/BareProxy: the floor for any YARP-based gateway here),
 /// alternated in one run: throughput at saturation, then p50/p99 at a fixed moderate rate.
 /// </summary>
 internal static partial class GatewayBenchmark
 {
     private const string Path = "/msswift.v1.ModelService/Predict";
+    private const int SaturationRounds = 4;
+    private static readonly string[] Paths = ["direct", "gateway", "bare YARP"];
     private static readonly TestApiKey Key = new("bench", "bench-key-0123456789abcdef", ["inference"], RequestsPerSecond: 1_000_000, Burst: 1_000_000);
 
     public static async Task<int> RunAsync(int requests, int rate)
@@ -29,8 +32,9 @@ internal static partial class GatewayBenchmark
         var experiment = (Environment.GetEnvironmentVariable("BENCH_GATEWAY_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => (string?)pair[1]);
         await using var gateway = await GatewayServer.StartReadyAsync([inference], registry, [Key], experiment);
 
-        await CheckAnswersAsync(inference, gateway);
-        Console.WriteLine($"Predict over h2c; {requests} requests per saturation measurement (16 streams), direct and gateway alternated, best of 2; latency at a steady {rate} req/s (4 clients).");
+        await using var bare = await BareProxy.StartAsync(inference.GrpcAddress);
+        await CheckAnswersAsync(inference, gateway, bare.Address);
+        Console.WriteLine($"Predict over h2c; {requests} requests per saturation measurement (16 streams), the paths alternated, best of {SaturationRounds}; latency at a steady {rate} req/s (4 clients).");
         Console.WriteLine();
         Console.WriteLine($"| new tokens | path | throughput at saturation | p50 at {rate} req/s | p99 at {rate} req/s |");
         Console.WriteLine("|---|---|---|---|---|");
@@ -39,14 +43,17 @@ internal static partial class GatewayBenchmark
         {
             var body = System.IO.Path.GetTempFileName();
             await File.WriteAllBytesAsync(body, GrpcFrame(Request(tokens)));
-            var (saturation, latency) = await MeasureAsync([("direct", inference.GrpcAddress), ("gateway", gateway.GrpcAddress)], body, requests, rate);
+            var (saturation, latency) = await MeasureAsync([("direct", inference.GrpcAddress), ("gateway", gateway.GrpcAddress), ("bare YARP", bare.Address)], body, requests, rate);
             File.Delete(body);
-            foreach (var name in new[] { "direct", "gateway" })
+            foreach (var name in Paths)
             {
                 Console.WriteLine($"| {tokens} | {name} | {saturation[name]:F0} req/s | {latency[name].P50:F2} ms | {latency[name].P99:F2} ms |");
             }
 
-            summary.Add($"{tokens} new token(s): throughput ratio gateway / direct {saturation["gateway"] / saturation["direct"]:F2}; added at {rate} req/s: p50 {latency["gateway"].P50 - latency["direct"].P50:F2} ms, p99 {latency["gateway"].P99 - latency["direct"].P99:F2} ms");
+            foreach (var proxy in Paths[1..])
+            {
+                summary.Add($"{tokens} new token(s), {proxy}: throughput ratio {proxy} / direct {saturation[proxy] / saturation["direct"]:F2}; added at {rate} req/s: p50 {latency[proxy].P50 - latency["direct"].P50:F2} ms, p99 {latency[proxy].P99 - latency["direct"].P99:F2} ms");
+            }
         }
 
         Console.WriteLine();
@@ -63,7 +70,7 @@ internal static partial class GatewayBenchmark
         }
 
         var saturation = new Dictionary<string, double>();
-        for (var round = 0; round < 2; round++)
+        for (var round = 0; round < SaturationRounds; round++)
         {
             foreach (var (name, address) in targets)
             {
@@ -91,10 +98,12 @@ internal static partial class GatewayBenchmark
     };
 
     /// <summary>Both paths must answer the benchmark's request successfully (h2load does not read gRPC trailers).</summary>
-    private static async Task CheckAnswersAsync(InferenceServer inference, GatewayServer gateway)
+    private static async Task CheckAnswersAsync(InferenceServer inference, GatewayServer gateway, Uri bare)
     {
         var request = Request(1);
         await new ModelService.ModelServiceClient(inference.Channel).PredictAsync(request);
+        using var bareChannel = Grpc.Net.Client.GrpcChannel.ForAddress(bare);
+        await new ModelService.ModelServiceClient(bareChannel).PredictAsync(request);
         await new ModelService.ModelServiceClient(gateway.Channel).PredictAsync(request, new Metadata { { "authorization", $"Bearer {Key.Key}" } });
     }
 
