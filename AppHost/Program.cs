@@ -48,6 +48,7 @@ var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
 builder.AddGateway(
         httpPort: builder.Configuration.GetValue("Gateway:HttpPort", 8080),
         grpcPort: builder.Configuration.GetValue("Gateway:GrpcPort", 8081))
+    .WithDependency(kafka)
     .WithDependency(inference)
     .WithDependency(training)
     .WithDependency(registry);

@@ -1,3 +1,4 @@
+using MsSwift.Gateway.Async;
 using MsSwift.Gateway.Extensions;
 using MsSwift.Gateway.Routing;
 using MsSwift.Gateway.Telemetry;
@@ -13,6 +14,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
 app.MapDefaultEndpoints();
+app.MapAsyncPredict();
 app.MapReverseProxy(proxy =>
 {
     proxy.UseForwarderErrors();

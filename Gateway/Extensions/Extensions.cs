@@ -39,6 +39,9 @@ internal static class Extensions
         builder.Services.AddApiKeyRateLimiting();
         builder.Services.AddRequestSizeLimit();
 
+        // The asynchronous predict path: requests are queued on Kafka.
+        builder.AddKafka();
+
         builder.Services.AddServiceGrpcClient<ModelRegistry.ModelRegistryClient>("http://_grpc.registry");
         builder.Services.AddSingleton<CanaryTable>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CanaryTable>());

@@ -45,7 +45,7 @@ public sealed class GatewayCluster : IAsyncLifetime
         }
 
         await Registry.Admin.PromoteAsync(new ChangeVersionRequest { Model = "tiny", Version = "v1" });
-        Gateway = await GatewayServer.StartReadyAsync([Inference], Registry, [AdminKey, UserKey, SlowKey],
+        Gateway = await GatewayServer.StartReadyAsync(Infrastructure, [Inference], Registry, [AdminKey, UserKey, SlowKey],
             new Dictionary<string, string?> { ["Gateway__MaxRequestBodyBytes"] = MaxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) });
     }
 

@@ -25,7 +25,7 @@ public sealed class RegistryCluster : IAsyncLifetime
     /// <summary>Every model event published for <paramref name="model"/>, in order, until <paramref name="count"/> arrived.</summary>
     public List<ModelEvent> ReadEvents(string model, int count, TimeSpan timeout) =>
         Infrastructure.Kafka.ReadMessages(KafkaTopics.ModelEvents, model, values => values.Count >= count, timeout)
-            .Select(value => ModelEvent.Parser.ParseFrom(value)).ToList();
+            .Select(message => ModelEvent.Parser.ParseFrom(message.Value)).ToList();
 
     public async Task DisposeAsync()
     {

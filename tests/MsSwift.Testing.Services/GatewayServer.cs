@@ -7,7 +7,8 @@ public sealed record TestApiKey(string Name, string Key, IReadOnlyList<string> S
 
 /// <summary>
 /// The real gateway as a process, its YARP destinations pointed by service-discovery
-/// configuration at real inference and registry processes, with the given API keys.
+/// configuration at real inference and registry processes, with the given API keys, queueing
+/// asynchronous predictions on the infrastructure's broker.
 /// </summary>
 public sealed class GatewayServer : ServiceProcess
 {
@@ -17,9 +18,10 @@ public sealed class GatewayServer : ServiceProcess
     }
 
     public static Task<GatewayServer> StartReadyAsync(
-        IReadOnlyList<ServiceProcess> inference, ServiceProcess registry, IReadOnlyList<TestApiKey> keys, IReadOnlyDictionary<string, string?>? extra = null)
+        ServiceInfrastructure infrastructure, IReadOnlyList<ServiceProcess> inference, ServiceProcess registry, IReadOnlyList<TestApiKey> keys,
+        IReadOnlyDictionary<string, string?>? extra = null)
     {
-        var settings = new Dictionary<string, string?>();
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings__kafka"] = infrastructure.Kafka.BootstrapServers };
         for (var i = 0; i < inference.Count; i++)
         {
             settings[$"services__inference__http__{i}"] = inference[i].HttpAddress.ToString();

@@ -21,10 +21,10 @@ public sealed class KafkaDevBroker : ChildProcess
     public string BootstrapServers => $"127.0.0.1:{Port}";
 
     /// <summary>
-    /// The values of the messages on <paramref name="topic"/> with key <paramref name="key"/>, from
-    /// the start, in order, until <paramref name="done"/> says so or <paramref name="timeout"/> passed.
+    /// The messages on <paramref name="topic"/> with key <paramref name="key"/>, from the start, in
+    /// order, until <paramref name="done"/> says so or <paramref name="timeout"/> passed.
     /// </summary>
-    public List<byte[]> ReadMessages(string topic, string key, Func<IReadOnlyList<byte[]>, bool> done, TimeSpan timeout)
+    public List<Message<string, byte[]>> ReadMessages(string topic, string key, Func<IReadOnlyList<Message<string, byte[]>>, bool> done, TimeSpan timeout)
     {
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
@@ -34,18 +34,18 @@ public sealed class KafkaDevBroker : ChildProcess
             EnableAutoCommit = false,
         }).Build();
         consumer.Subscribe(topic);
-        var values = new List<byte[]>();
+        var messages = new List<Message<string, byte[]>>();
         var deadline = DateTime.UtcNow + timeout;
-        while (!done(values) && DateTime.UtcNow < deadline)
+        while (!done(messages) && DateTime.UtcNow < deadline)
         {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } message && message.Message.Key == key)
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } consumed && consumed.Message.Key == key)
             {
-                values.Add(message.Message.Value);
+                messages.Add(consumed.Message);
             }
         }
 
         consumer.Close();
-        return values;
+        return messages;
     }
 
     public static Task<KafkaDevBroker> StartAsync()

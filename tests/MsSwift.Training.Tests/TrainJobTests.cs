@@ -220,8 +220,8 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
 
     /// <summary>The job's events on msswift.training.events, in order, up to the first of type <paramref name="last"/>.</summary>
     private List<TrainingEvent> TrainingEvents(string jobId, TrainingEventType last) =>
-        _infrastructure.Kafka.ReadMessages(KafkaTopics.TrainingEvents, jobId, values => values.Count > 0 && TrainingEvent.Parser.ParseFrom(values[^1]).Type == last, TimeSpan.FromSeconds(20))
-            .Select(value => TrainingEvent.Parser.ParseFrom(value)).ToList();
+        _infrastructure.Kafka.ReadMessages(KafkaTopics.TrainingEvents, jobId, messages => messages.Count > 0 && TrainingEvent.Parser.ParseFrom(messages[^1].Value).Type == last, TimeSpan.FromSeconds(20))
+            .Select(message => TrainingEvent.Parser.ParseFrom(message.Value)).ToList();
 
     private async Task<TrainStatus> FirstStatusAsync(TrainRequest request)
     {

@@ -30,7 +30,7 @@ internal static partial class GatewayBenchmark
         await using var registry = await RegistryServer.StartReadyAsync(infrastructure);
         // BENCH_GATEWAY_ENV="K=V;K=V": extra environment for the gateway process, for experiments (e.g. OTEL_SDK_DISABLED=true).
         var experiment = (Environment.GetEnvironmentVariable("BENCH_GATEWAY_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => (string?)pair[1]);
-        await using var gateway = await GatewayServer.StartReadyAsync([inference], registry, [Key], experiment);
+        await using var gateway = await GatewayServer.StartReadyAsync(infrastructure, [inference], registry, [Key], experiment);
 
         await using var bare = await BareProxy.StartAsync(inference.GrpcAddress);
         await CheckAnswersAsync(inference, gateway, bare.Address);
