@@ -54,7 +54,7 @@ public sealed class InfrastructureModeTests
         }
 
         Assert.Equal(["redis", "kafka", "registry"], WaitsFor(resources["inference"]));
-        Assert.Equal(["inference", "training", "registry"], WaitsFor(resources["gateway"]));
+        Assert.Equal(["kafka", "inference", "training", "registry"], WaitsFor(resources["gateway"]));
         Assert.Equal(["redis", "data", "training"], WaitsFor(resources["worker"]));
     }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Reflection;
 using Grpc.Net.Client;
 
 namespace MsSwift.Testing.Services;
@@ -72,7 +71,7 @@ public abstract class ServiceProcess : ChildProcess
     }
 
     private static string ServicePath(string metadata) =>
-        typeof(ServiceProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(attribute => attribute.Key == metadata).Value!;
+        BuildMetadata.Get(typeof(ServiceProcess).Assembly, metadata);
 
     private static Dictionary<string, string?> Environment(int httpPort, int grpcPort, IReadOnlyDictionary<string, string?> settings)
     {

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Confluent.Kafka;
 
 namespace MsSwift.Testing;
@@ -6,9 +5,7 @@ namespace MsSwift.Testing;
 /// <summary>The product's Kafka dev broker (tools/KafkaDevBroker) as a real process on a free port.</summary>
 public sealed class KafkaDevBroker : ChildProcess
 {
-    private static readonly string BrokerPath = typeof(KafkaDevBroker).Assembly
-        .GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(attribute => attribute.Key == "KafkaDevBrokerPath").Value!;
+    private static readonly string BrokerPath = BuildMetadata.Get(typeof(KafkaDevBroker).Assembly, "KafkaDevBrokerPath");
 
     private KafkaDevBroker(int port)
         : base("dotnet", ["exec", BrokerPath, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)])

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Reflection;
 
 namespace MsSwift.Testing;
 
@@ -12,8 +11,7 @@ public sealed class S3Server : ChildProcess
     public const string AccessKey = "S3RVER";
     public const string SecretKey = "S3RVER";
 
-    private static readonly string RepositoryRoot = typeof(S3Server).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(attribute => attribute.Key == "RepositoryRoot").Value!;
+    private static readonly string RepositoryRoot = BuildMetadata.Get(typeof(S3Server).Assembly, "RepositoryRoot");
 
     private readonly string _directory;
 

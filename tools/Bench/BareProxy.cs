@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Reflection;
 using MsSwift.Testing;
 
 namespace MsSwift.Bench;
@@ -7,9 +6,7 @@ namespace MsSwift.Bench;
 /// <summary>tools/BareProxy (YARP alone) as a process on a free port, forwarding to <c>backend</c>.</summary>
 internal sealed class BareProxy : ChildProcess
 {
-    private static readonly string ProxyPath = typeof(BareProxy).Assembly
-        .GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(attribute => attribute.Key == "BareProxyPath").Value!;
+    private static readonly string ProxyPath = BuildMetadata.Get(typeof(BareProxy).Assembly, "BareProxyPath");
 
     private BareProxy(int port, Uri backend)
         : base("dotnet", ["exec", ProxyPath, port.ToString(CultureInfo.InvariantCulture), backend.ToString()])
