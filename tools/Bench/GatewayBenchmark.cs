@@ -13,12 +13,16 @@ namespace MsSwift.Bench;
 /// Gateway overhead: the same gRPC Predict load with h2load (nghttp2-client), direct to an
 /// inference process, through the gateway process (API key, rate limiter, canary draw, YARP),
 /// and through a bare YARP proxy (tools/BareProxy: the floor for any YARP-based gateway here),
-/// alternated in one run: throughput at saturation, then p50/p99 at a fixed moderate rate.
+/// alternated in one run: throughput at saturation (best of several rounds), then p50/p99 at a
+/// fixed moderate rate, over several rounds: the added latency is the median of the rounds'
+/// differences, each measured minutes apart from the others but seconds apart from its direct run.
 /// </summary>
 internal static partial class GatewayBenchmark
 {
     private const string Path = "/msswift.v1.ModelService/Predict";
     private const int SaturationRounds = 4;
+    private const int LatencyRounds = 5;
+    private const int LatencySeconds = 4;
     private static readonly string[] Paths = ["direct", "gateway", "bare YARP"];
     private static readonly TestApiKey Key = new("bench", "bench-key-0123456789abcdef", ["inference"], RequestsPerSecond: 1_000_000, Burst: 1_000_000);
 
@@ -34,7 +38,7 @@ internal static partial class GatewayBenchmark
 
         await using var bare = await BareProxy.StartAsync(inference.GrpcAddress);
         await CheckAnswersAsync(inference, gateway, bare.Address);
-        Console.WriteLine($"Predict over h2c; {requests} requests per saturation measurement (16 streams), the paths alternated, best of {SaturationRounds}; latency at a steady {rate} req/s (4 clients).");
+        Console.WriteLine($"Predict over h2c; {requests} requests per saturation measurement (16 streams), the paths alternated, best of {SaturationRounds}; latency at a steady {rate} req/s (4 clients, {LatencySeconds} s per path), the paths alternated, median of {LatencyRounds} rounds.");
         Console.WriteLine();
         Console.WriteLine($"| new tokens | path | throughput at saturation | p50 at {rate} req/s | p99 at {rate} req/s |");
         Console.WriteLine("|---|---|---|---|---|");
@@ -43,16 +47,19 @@ internal static partial class GatewayBenchmark
         {
             var body = System.IO.Path.GetTempFileName();
             await File.WriteAllBytesAsync(body, GrpcFrame(Request(tokens)));
-            var (saturation, latency) = await MeasureAsync([("direct", inference.GrpcAddress), ("gateway", gateway.GrpcAddress), ("bare YARP", bare.Address)], body, requests, rate);
+            var (saturation, rounds) = await MeasureAsync([("direct", inference.GrpcAddress), ("gateway", gateway.GrpcAddress), ("bare YARP", bare.Address)], body, requests, rate);
             File.Delete(body);
             foreach (var name in Paths)
             {
-                Console.WriteLine($"| {tokens} | {name} | {saturation[name]:F0} req/s | {latency[name].P50:F2} ms | {latency[name].P99:F2} ms |");
+                Console.WriteLine($"| {tokens} | {name} | {saturation[name]:F0} req/s | {Median(rounds.Select(round => round[name].P50)):F2} ms | {Median(rounds.Select(round => round[name].P99)):F2} ms |");
             }
 
             foreach (var proxy in Paths[1..])
             {
-                summary.Add($"{tokens} new token(s), {proxy}: throughput ratio {proxy} / direct {saturation[proxy] / saturation["direct"]:F2}; added at {rate} req/s: p50 {latency[proxy].P50 - latency["direct"].P50:F2} ms, p99 {latency[proxy].P99 - latency["direct"].P99:F2} ms");
+                var addedP50 = rounds.Select(round => round[proxy].P50 - round["direct"].P50).Order().ToList();
+                var addedP99 = Median(rounds.Select(round => round[proxy].P99 - round["direct"].P99));
+                summary.Add(FormattableString.Invariant(
+                    $"{tokens} new token(s), {proxy}: throughput ratio {proxy} / direct {saturation[proxy] / saturation["direct"]:F2}; added at {rate} req/s: p50 {Median(addedP50):F2} ms (rounds {string.Join(", ", addedP50.Select(added => added.ToString("F2", CultureInfo.InvariantCulture)))}), p99 {addedP99:F2} ms"));
             }
         }
 
@@ -61,7 +68,7 @@ internal static partial class GatewayBenchmark
         return 0;
     }
 
-    private static async Task<(Dictionary<string, double> Saturation, Dictionary<string, (double P50, double P99)> Latency)> MeasureAsync(
+    private static async Task<(Dictionary<string, double> Saturation, List<Dictionary<string, (double P50, double P99)>> LatencyRounds)> MeasureAsync(
         (string Name, Uri Address)[] targets, string body, int requests, int rate)
     {
         foreach (var (_, address) in targets)
@@ -79,16 +86,28 @@ internal static partial class GatewayBenchmark
             }
         }
 
-        var latency = new Dictionary<string, (double P50, double P99)>();
-        foreach (var (name, address) in targets)
+        var rounds = new List<Dictionary<string, (double P50, double P99)>>();
+        for (var round = 0; round < LatencyRounds; round++)
         {
-            var log = System.IO.Path.GetTempFileName();
-            await H2LoadAsync(address, body, ["-n", (rate * 10).ToString(CultureInfo.InvariantCulture), "-c", "4", $"--rps={rate / 4}", $"--log-file={log}"]);
-            latency[name] = Percentiles(await File.ReadAllLinesAsync(log));
-            File.Delete(log);
+            var latency = new Dictionary<string, (double P50, double P99)>();
+            foreach (var (name, address) in targets)
+            {
+                var log = System.IO.Path.GetTempFileName();
+                await H2LoadAsync(address, body, ["-n", (rate * LatencySeconds).ToString(CultureInfo.InvariantCulture), "-c", "4", $"--rps={rate / 4}", $"--log-file={log}"]);
+                latency[name] = Percentiles(await File.ReadAllLinesAsync(log));
+                File.Delete(log);
+            }
+
+            rounds.Add(latency);
         }
 
-        return (saturation, latency);
+        return (saturation, rounds);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     private static PredictRequest Request(int tokens) => new()
