@@ -39,8 +39,9 @@ internal static class Extensions
         builder.Services.AddApiKeyRateLimiting();
         builder.Services.AddRequestSizeLimit();
 
-        // The asynchronous predict path: requests are queued on Kafka.
-        builder.AddKafka();
+        // The asynchronous predict path queues requests on Kafka. Without a broker only that path
+        // fails (503), so the gateway reports itself Degraded and stays ready for everything else.
+        builder.AddKafka(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded);
 
         builder.Services.AddServiceGrpcClient<ModelRegistry.ModelRegistryClient>("http://_grpc.registry");
         builder.Services.AddSingleton<CanaryTable>();

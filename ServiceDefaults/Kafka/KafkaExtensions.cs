@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using MsSwift.ServiceDefaults.Kafka;
 
@@ -11,9 +12,11 @@ public static class KafkaExtensions
     /// <summary>
     /// Registers the shared <see cref="KafkaProducer"/>, a <see cref="KafkaConsumerFactory"/>, a
     /// broker health check and Kafka tracing. Settings are validated when the host starts; a
-    /// missing <c>ConnectionStrings:kafka</c> stops the service before it listens.
+    /// missing <c>ConnectionStrings:kafka</c> stops the service before it listens. An unreachable
+    /// broker makes the service <paramref name="failureStatus"/>: Unhealthy (not ready) by default;
+    /// Degraded for a service that still does most of its work without Kafka.
     /// </summary>
-    public static TBuilder AddKafka<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    public static TBuilder AddKafka<TBuilder>(this TBuilder builder, HealthStatus failureStatus = HealthStatus.Unhealthy) where TBuilder : IHostApplicationBuilder
     {
         builder.Services.AddOptions<KafkaOptions>()
             .BindConfiguration(KafkaOptions.SectionName)
@@ -27,7 +30,7 @@ public static class KafkaExtensions
 
         builder.Services.TryAddSingleton<KafkaProducer>();
         builder.Services.TryAddSingleton<KafkaConsumerFactory>();
-        builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka");
+        builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", failureStatus);
         return builder;
     }
 }

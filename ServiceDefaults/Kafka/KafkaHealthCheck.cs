@@ -4,7 +4,10 @@ using Microsoft.Extensions.Options;
 
 namespace MsSwift.ServiceDefaults.Kafka;
 
-/// <summary>Healthy when a broker answers a metadata request on the producer's connection.</summary>
+/// <summary>
+/// Healthy when a broker answers a metadata request on the producer's connection; otherwise the
+/// registration's failure status (Unhealthy for services that cannot work without Kafka).
+/// </summary>
 internal sealed class KafkaHealthCheck(KafkaProducer producer, IOptions<KafkaOptions> options) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -21,11 +24,11 @@ internal sealed class KafkaHealthCheck(KafkaProducer producer, IOptions<KafkaOpt
 
             return metadata.Brokers.Count > 0
                 ? HealthCheckResult.Healthy($"{metadata.Brokers.Count} broker(s), {metadata.Topics.Count} topic(s)")
-                : HealthCheckResult.Unhealthy("the cluster reported no brokers");
+                : new HealthCheckResult(context.Registration.FailureStatus, "the cluster reported no brokers");
         }
         catch (KafkaException e)
         {
-            return HealthCheckResult.Unhealthy($"Kafka at {options.Value.BootstrapServers} did not answer: {e.Error.Reason}", e);
+            return new HealthCheckResult(context.Registration.FailureStatus, $"Kafka at {options.Value.BootstrapServers} did not answer: {e.Error.Reason}", e);
         }
     }
 }

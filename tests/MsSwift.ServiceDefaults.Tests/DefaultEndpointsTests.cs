@@ -67,6 +67,22 @@ public sealed class DefaultEndpointsTests : IAsyncLifetime
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, grpcHealth.Status);
     }
 
+    [Fact]
+    public async Task A_service_that_can_work_without_kafka_reports_an_unreachable_broker_as_degraded_and_stays_ready()
+    {
+        var settings = Settings($"127.0.0.1:{FreeTcpPort.Next()}");
+        settings["Kafka:HealthCheckTimeoutMs"] = "500";
+        var (app, httpPort, _) = ServiceHost.Build(settings, builder => builder.AddKafka(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded));
+        await using var _ = app;
+        await app.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+
+        var readiness = await http.GetAsync("/healthz");
+
+        Assert.Equal(HttpStatusCode.OK, readiness.StatusCode);
+        Assert.Equal("Degraded", await readiness.Content.ReadAsStringAsync());
+    }
+
     private Dictionary<string, string?> Settings(string kafkaBootstrap) => new()
     {
         ["ConnectionStrings:kafka"] = kafkaBootstrap,
