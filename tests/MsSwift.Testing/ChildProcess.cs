@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 
@@ -9,8 +10,20 @@ namespace MsSwift.Testing;
 /// </summary>
 public abstract class ChildProcess : IAsyncDisposable
 {
+    // Children not disposed yet. xunit never disposes a fixture whose initialisation threw, so
+    // whatever is still alive when the test host exits is killed then, not left running.
+    private static readonly ConcurrentDictionary<ChildProcess, byte> Alive = new();
+
     private readonly Process _process;
     private readonly List<string> _output = [];
+
+    static ChildProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var child in Alive.Keys)
+        {
+            child.KillAtExit();
+        }
+    };
 
     /// <param name="fileName">The program.</param>
     /// <param name="arguments">Its arguments.</param>
@@ -34,6 +47,7 @@ public abstract class ChildProcess : IAsyncDisposable
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         _process.Start();
+        Alive.TryAdd(this, 0);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
@@ -119,8 +133,21 @@ public abstract class ChildProcess : IAsyncDisposable
         }
     }
 
+    private void KillAtExit()
+    {
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (Exception error) when (error is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Already gone.
+        }
+    }
+
     public virtual async ValueTask DisposeAsync()
     {
+        Alive.TryRemove(this, out _);
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
