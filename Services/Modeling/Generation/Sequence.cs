@@ -56,20 +56,11 @@ internal sealed class Sequence(GenerationRequest request)
             return;
         }
 
-        if (request.Options.StopSequences.Count > 0)
+        if (request.Options.StopSequences.Count > 0 && FindStop(tokenizer) is { } stopAt)
         {
-            var text = tokenizer.Decode(_tokens);
-            var stopAt = request.Options.StopSequences
-                .Select(stop => text.IndexOf(stop, StringComparison.Ordinal))
-                .Where(index => index >= 0)
-                .DefaultIfEmpty(-1)
-                .Min();
-            if (stopAt >= 0)
-            {
-                _stoppedText = text[..stopAt];
-                Reason = FinishReason.Stop;
-                return;
-            }
+            _stoppedText = stopAt.Text[..stopAt.Index];
+            Reason = FinishReason.Stop;
+            return;
         }
 
         if (_tokens.Count >= request.Options.MaxNewTokens)
@@ -81,6 +72,28 @@ internal sealed class Sequence(GenerationRequest request)
             // The cache holds the whole context: the token just sampled cannot be fed back.
             Reason = FinishReason.ContextFull;
         }
+    }
+
+    /// <summary>
+    /// The output and where its first stop sequence starts, or null. A stop that was not there one
+    /// token ago can only lie in the output's tail, so only the tail is decoded each token (a UTF-16
+    /// unit takes at most 3 bytes, a token at least one byte, and a character cut at the tail's
+    /// start at most 3 more), and the whole output only when the tail holds a stop: checking every
+    /// token stays linear in the output's length instead of quadratic.
+    /// </summary>
+    private (string Text, int Index)? FindStop(ITokenizer tokenizer)
+    {
+        var stops = request.Options.StopSequences;
+        var tail = Math.Min(_tokens.Count, 3 * stops.Max(stop => stop.Length) + 4);
+        var recent = tokenizer.Decode(_tokens.GetRange(_tokens.Count - tail, tail));
+        if (!stops.Any(stop => recent.Contains(stop, StringComparison.Ordinal)))
+        {
+            return null;
+        }
+
+        var text = tokenizer.Decode(_tokens);
+        var index = stops.Select(stop => text.IndexOf(stop, StringComparison.Ordinal)).Where(found => found >= 0).DefaultIfEmpty(-1).Min();
+        return index >= 0 ? (text, index) : null;
     }
 
     public GenerationResult ToResult(ITokenizer tokenizer) =>
