@@ -62,6 +62,13 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         output.WriteLine($"{format}, {accumulation} micro-batches, {precision}: loss {reference[0]:F4} -> {reference[^1]:F4}; worst |single - distributed| over {Steps} steps: {worst:E2} (bound {bound:E0})");
         Assert.True(reference[^1] < reference[0] - 0.1, "the reference run should learn something");
         Assert.True(worst <= bound, $"worst difference {worst} exceeds {bound}");
+        if (precision != TrainingPrecision.Fp32)
+        {
+            // The workers really computed in bf16: their trajectory is not the fp32 one.
+            var fromFp32 = SingleProcessLosses(TrainingPrecision.Fp32).Zip(distributed, (single, parallel) => Math.Abs(single - parallel)).Max();
+            Assert.True(fromFp32 > 1e-5, $"bf16 workers matched fp32 training to {fromFp32}");
+        }
+
         Assert.Equal(Steps, job.Version);
         // Per step each worker pulls N parameters and pushes N gradients: 2·k·N bytes.
         var perStep = 2L * 2 * job.ParameterCount * WireCodec.BytesPerElement(format);

@@ -2,9 +2,11 @@ using System.Net;
 using System.Text;
 using Grpc.Core;
 using MsSwift.Contracts;
+using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.Training.V1;
 using MsSwift.Contracts.V1;
+using MsSwift.Training.Data;
 using Xunit.Abstractions;
 
 namespace MsSwift.Training.Tests;
@@ -23,26 +25,17 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        try
-        {
-            _infrastructure = await ServiceInfrastructure.StartAsync();
-            _data = await DataServer.StartReadyAsync(_infrastructure, []);
-            _registry = await RegistryServer.StartReadyAsync(_infrastructure);
-            _coordinator = await TrainingServer.StartCoordinatorAsync(_infrastructure, _data, _registry, stragglerTimeoutSeconds: 3);
-            _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
-            _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
-            using var http = new HttpClient { BaseAddress = _data.HttpAddress };
-            var text = string.Join("\n\n", Enumerable.Range(0, 400).Select(i => $"the {i % 9} quick brown foxes jump over {i} lazy dogs"));
-            var created = await http.PostAsync("/datasets/foxes", new StringContent(text, Encoding.UTF8, "text/plain"));
-            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-    
-        }
-        catch
-        {
-            // xunit does not dispose a test class whose initialisation failed: stop what started.
-            await DisposeAsync();
-            throw;
-        }
+        // A set-up that throws is not disposed by xunit; ChildProcess stops what started when the run ends.
+        _infrastructure = await ServiceInfrastructure.StartAsync();
+        _data = await DataServer.StartReadyAsync(_infrastructure, []);
+        _registry = await RegistryServer.StartReadyAsync(_infrastructure);
+        _coordinator = await TrainingServer.StartCoordinatorAsync(_infrastructure, _data, _registry, stragglerTimeoutSeconds: 3);
+        _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
+        _workers.Add(await TrainingServer.StartWorkerAsync(_infrastructure, _data, _coordinator));
+        using var http = new HttpClient { BaseAddress = _data.HttpAddress };
+        var text = string.Join("\n\n", Enumerable.Range(0, 400).Select(i => $"the {i % 9} quick brown foxes jump over {i} lazy dogs"));
+        var created = await http.PostAsync("/datasets/foxes", new StringContent(text, Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
     }
 
     public async Task DisposeAsync()
@@ -209,6 +202,42 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(TrainState.Cancelled, cancelled.State);
         Assert.Equal(TrainingEventType.Cancelled, TrainingEvents(started.JobId, TrainingEventType.Cancelled)[^1].Type);
         Assert.Equal(StatusCode.FailedPrecondition, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_workers_step_reads_its_own_sequential_windows_or_seeded_random_ones()
+    {
+        var sequential = Request(steps: 10);
+        sequential.AccumulationSteps = 2;
+        sequential.Sampling = WindowSampling.Sequential;
+        var random = sequential.Clone();
+        random.Sampling = WindowSampling.Random;
+        using var onePass = _data.Client.StreamBatches(new BatchRequest { Name = "foxes", Shard = 1, ShardCount = 2, BatchSize = 4, Window = 32 });
+        var shardWindows = (await onePass.ResponseStream.ReadAllAsync().ToListAsync()).SelectMany(Rows).ToList();
+
+        var stepThree = Rows(await TrainingBatches.ForStepAsync(_data.Client, sequential, slot: 1, step: 3, CancellationToken.None));
+        var randomOnce = Rows(await TrainingBatches.ForStepAsync(_data.Client, random, slot: 1, step: 3, CancellationToken.None));
+        var randomAgain = Rows(await TrainingBatches.ForStepAsync(_data.Client, random, slot: 1, step: 3, CancellationToken.None));
+
+        // Step 3 with two micro-batches of 4: windows 24-31 of the shard, in order.
+        Assert.Equal(shardWindows.Skip(24).Take(8), stepThree);
+        Assert.Equal(randomOnce, randomAgain);
+        Assert.NotEqual(stepThree, randomOnce);
+    }
+
+    private static IEnumerable<string> Rows(TokenBatchMessage batch) =>
+        Enumerable.Range(0, batch.Rows).Select(row => string.Join(',', batch.Tokens.Skip(row * batch.Columns).Take(batch.Columns)));
+
+    private static List<string> Rows(List<MsSwift.Modeling.Training.TokenBatch> microBatches)
+    {
+        var rows = microBatches.SelectMany(batch =>
+        {
+            var windows = TorchSharp.torch.cat([batch.Inputs, batch.Targets.narrow(1, batch.Targets.shape[1] - 1, 1)], 1);
+            var values = windows.data<long>().ToArray();
+            return Enumerable.Range(0, (int)windows.shape[0]).Select(row => string.Join(',', values.Skip(row * (int)windows.shape[1]).Take((int)windows.shape[1])));
+        }).ToList();
+        microBatches.ForEach(batch => batch.Dispose());
+        return rows;
     }
 
     private static TrainRequest Request(int steps) => new()

@@ -354,7 +354,10 @@ public sealed partial class JobCoordinator(
         public async ValueTask DisposeAsync()
         {
             await Leader.DisposeAsync();
-            Evaluator?.Dispose();
+            if (Evaluator is not null)
+            {
+                await Evaluator.DisposeAsync();
+            }
         }
     }
 

@@ -12,7 +12,7 @@ namespace MsSwift.Training.Jobs;
 /// on its own model copy, one evaluation at a time and never on the step path: a step hands over
 /// its (immutable) parameters and goes on.
 /// </summary>
-public sealed class JobEvaluator : IDisposable
+public sealed class JobEvaluator : IAsyncDisposable
 {
     private readonly GptModel _model;
     private readonly List<TokenBatch> _batches;
@@ -43,9 +43,10 @@ public sealed class JobEvaluator : IDisposable
         return evaluation;
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
-        _pending.Wait(TimeSpan.FromSeconds(30));
+        // A failed evaluation was reported where it was awaited; here it only has to be over.
+        await _pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         foreach (var batch in _batches)
         {
             batch.Dispose();
