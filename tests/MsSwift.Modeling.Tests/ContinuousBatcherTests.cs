@@ -79,11 +79,13 @@ public sealed class ContinuousBatcherTests
     [Fact]
     public async Task A_cancelled_request_stops_and_frees_its_slot()
     {
-        using var model = DecisiveModel();
+        // Long enough (half a second here when idle) that the request cannot finish on its own between its
+        // first token and the cancel, even when the test thread is descheduled for a while.
+        using var model = DecisiveModel(contextLength: 2048);
         await using var batcher = new ContinuousBatcher(model, Bytes, new BatcherOptions { MaxBatchSize = 1 });
         using var cancellation = new CancellationTokenSource();
 
-        var cancelled = batcher.Submit(new GenerationRequest(Bytes.Encode("cancel me"), new GenerationOptions { MaxNewTokens = 60 }), cancellation.Token);
+        var cancelled = batcher.Submit(new GenerationRequest(Bytes.Encode("cancel me"), new GenerationOptions { MaxNewTokens = 2000 }), cancellation.Token);
         await cancelled.Tokens.ReadAsync().AsTask().WaitAsync(Timeout);
         await cancellation.CancelAsync();
         var next = batcher.Submit(new GenerationRequest(Bytes.Encode("next"), new GenerationOptions { MaxNewTokens = 4 }));
@@ -124,9 +126,9 @@ public sealed class ContinuousBatcherTests
     /// A model whose logits are far apart (weights scaled up), so greedy choices do not hinge on
     /// the last bits of float rounding, which may differ between batch shapes.
     /// </summary>
-    private static GptModel DecisiveModel()
+    private static GptModel DecisiveModel(int contextLength = 256)
     {
-        var model = TestModels.Create(TestModels.Tiny with { ContextLength = 256 });
+        var model = TestModels.Create(TestModels.Tiny with { ContextLength = contextLength });
         using (no_grad())
         {
             foreach (var parameter in model.parameters().Where(parameter => parameter.dim() == 2))
