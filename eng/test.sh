@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 results=$(mktemp -d "${TMPDIR:-/tmp}/msswift-tests.XXXXXX")
 trap 'rm -rf "$results"' EXIT
 
-dotnet build MsSwift.Aspire.sln --nologo -v quiet -clp:NoSummary || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+dotnet build MsSwift.Aspire.sln --nologo -v quiet -clp:NoSummary || { echo "build failed ($(df -h . | awk 'NR == 2 { print $4 }') free on this disk)"; echo "0 passed, 1 failed"; exit 1; }
 
 dotnet test MsSwift.Aspire.sln --no-build --nologo \
   --logger "trx" --logger "console;verbosity=normal" \
