@@ -37,17 +37,19 @@ public sealed class ContinuousBatcherTests
     [Fact]
     public async Task A_short_answer_finishes_while_a_long_one_is_still_generating()
     {
-        using var model = DecisiveModel();
+        using var model = DecisiveModel(contextLength: 2048);
         await using var batcher = new ContinuousBatcher(model, Bytes, new BatcherOptions { MaxBatchSize = 4 });
 
-        var longRequest = batcher.Submit(new GenerationRequest(Bytes.Encode("long"), new GenerationOptions { MaxNewTokens = 200 }));
-        await longRequest.Tokens.ReadAsync().AsTask().WaitAsync(Timeout); // the long one is running
+        var longRequest = batcher.Submit(new GenerationRequest(Bytes.Encode("long"), new GenerationOptions { MaxNewTokens = 2000 }));
+        Assert.True(WaitForFirstToken(longRequest), "the long request never started");
         var shortRequest = batcher.Submit(new GenerationRequest(Bytes.Encode("short"), new GenerationOptions { MaxNewTokens = 3 }));
         var shortResult = await shortRequest.Completion.WaitAsync(Timeout);
+        var longResult = await longRequest.Completion.WaitAsync(Timeout);
 
         Assert.Equal(3, shortResult.Tokens.Count);
-        Assert.False(longRequest.Completion.IsCompleted, "the long request finished first: the short one waited for it");
-        Assert.Equal(200, (await longRequest.Completion.WaitAsync(Timeout)).Tokens.Count);
+        Assert.Equal(2000, longResult.Tokens.Count);
+        // Compared on the engine's own timestamps, not on when this test's continuations happen to run.
+        Assert.True(shortRequest.LastTokenAt < longRequest.LastTokenAt, "the long request finished first: the short one waited for it");
     }
 
     [Fact]
@@ -62,7 +64,8 @@ public sealed class ContinuousBatcherTests
         {
             try
             {
-                accepted.Add(batcher.Submit(new GenerationRequest(Bytes.Encode("busy"), new GenerationOptions { MaxNewTokens = 50 })));
+                // ~50 ms each: none can finish and free room while the ten are submitted.
+                accepted.Add(batcher.Submit(new GenerationRequest(Bytes.Encode("busy"), new GenerationOptions { MaxNewTokens = 200 })));
             }
             catch (QueueFullException)
             {
@@ -73,20 +76,18 @@ public sealed class ContinuousBatcherTests
         // At most one running and two waiting can be accepted; every accepted request still completes.
         Assert.True(refused >= 7, $"only {refused} of 10 were refused");
         var results = await Task.WhenAll(accepted.Select(handle => handle.Completion)).WaitAsync(Timeout);
-        Assert.All(results, result => Assert.Equal(50, result.Tokens.Count));
+        Assert.All(results, result => Assert.Equal(200, result.Tokens.Count));
     }
 
     [Fact]
     public async Task A_cancelled_request_stops_and_frees_its_slot()
     {
-        // Long enough (half a second here when idle) that the request cannot finish on its own between its
-        // first token and the cancel, even when the test thread is descheduled for a while.
         using var model = DecisiveModel(contextLength: 2048);
         await using var batcher = new ContinuousBatcher(model, Bytes, new BatcherOptions { MaxBatchSize = 1 });
         using var cancellation = new CancellationTokenSource();
 
         var cancelled = batcher.Submit(new GenerationRequest(Bytes.Encode("cancel me"), new GenerationOptions { MaxNewTokens = 2000 }), cancellation.Token);
-        await cancelled.Tokens.ReadAsync().AsTask().WaitAsync(Timeout);
+        Assert.True(WaitForFirstToken(cancelled), "the request never started");
         await cancellation.CancelAsync();
         var next = batcher.Submit(new GenerationRequest(Bytes.Encode("next"), new GenerationOptions { MaxNewTokens = 4 }));
 
@@ -121,6 +122,14 @@ public sealed class ContinuousBatcherTests
         Assert.Contains("the prompt is empty", error.Message);
         Assert.Equal(0, batcher.QueuedCount);
     }
+
+    /// <summary>
+    /// Waits on this thread rather than in a continuation: on a loaded machine the thread pool can
+    /// delay a continuation by as long as the request takes, and the test's next step would come
+    /// after the request ended. The request is long enough (~0.5 s idle) to outlast a descheduled thread.
+    /// </summary>
+    private static bool WaitForFirstToken(GenerationHandle handle) =>
+        SpinWait.SpinUntil(() => handle.Tokens.TryPeek(out _) || handle.Completion.IsCompleted, Timeout) && !handle.Completion.IsCompleted;
 
     /// <summary>
     /// A model whose logits are far apart (weights scaled up), so greedy choices do not hinge on
