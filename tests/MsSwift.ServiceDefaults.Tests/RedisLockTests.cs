@@ -61,7 +61,7 @@ public sealed class RedisLockTests : IAsyncLifetime
     [Fact]
     public async Task Extending_a_held_lease_keeps_others_out_past_its_original_expiry()
     {
-        await using var lease = await _locks.AcquireAsync("job-4", TimeSpan.FromMilliseconds(300), wait: TimeSpan.FromSeconds(1));
+        await using var lease = await _locks.AcquireAsync("job-4", TimeSpan.FromSeconds(2), wait: TimeSpan.FromSeconds(1));
         Assert.True(await lease.ExtendAsync(TimeSpan.FromSeconds(30)));
 
         var ttl = await _redis.GetDatabase().KeyTimeToLiveAsync(RedisLock.KeyPrefix + "job-4");
