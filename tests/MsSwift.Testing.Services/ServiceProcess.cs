@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Grpc.Net.Client;
 
 namespace MsSwift.Testing.Services;
@@ -68,6 +69,18 @@ public abstract class ServiceProcess : ChildProcess
         Channel.Dispose();
         await base.DisposeAsync();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// What a built service loads at run time, by library name (packages and projects, from its
+    /// <c>deps.json</c>): what its image has to carry.
+    /// </summary>
+    public static IReadOnlySet<string> RuntimeLibraries(string pathMetadata)
+    {
+        using var deps = JsonDocument.Parse(File.ReadAllBytes(System.IO.Path.ChangeExtension(ServicePath(pathMetadata), ".deps.json")));
+        return deps.RootElement.GetProperty("libraries").EnumerateObject()
+            .Select(library => library.Name.Split('/')[0])
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
     }
 
     private static string ServicePath(string metadata) =>

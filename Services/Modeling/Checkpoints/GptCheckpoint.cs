@@ -13,22 +13,18 @@ namespace MsSwift.Modeling.Checkpoints;
 /// </summary>
 public static class GptCheckpoint
 {
-    public const string ConfigKey = "msswift.config";
-    public const string TokenizerKey = "msswift.tokenizer";
-    public const string QuantizationKey = "msswift.quantization";
-
     public static Task SaveAsync(ICheckpointStore store, string name, GptModel model, string tokenizerId, CancellationToken cancellationToken = default)
     {
         TokenizerRegistry.Create(tokenizerId); // refuse an unknown id before writing anything
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
-            [ConfigKey] = JsonSerializer.Serialize(model.Config),
-            [TokenizerKey] = tokenizerId,
+            [CheckpointMetadata.ConfigKey] = JsonSerializer.Serialize(model.Config),
+            [CheckpointMetadata.TokenizerKey] = tokenizerId,
         };
         if (model.IsInt8)
         {
-            metadata[QuantizationKey] = "int8";
+            metadata[CheckpointMetadata.QuantizationKey] = "int8";
         }
 
         return store.SaveAsync(name, (stream, _) =>
@@ -55,11 +51,11 @@ public static class GptCheckpoint
         {
             GptModel model;
             ITokenizer tokenizer;
-            if (file.Metadata.TryGetValue(ConfigKey, out var configJson))
+            if (file.Metadata.TryGetValue(CheckpointMetadata.ConfigKey, out var configJson))
             {
                 var config = JsonSerializer.Deserialize<GptConfig>(configJson) ?? throw new InvalidDataException($"checkpoint '{name}' has an empty config");
-                tokenizer = TokenizerRegistry.Create(file.Metadata.GetValueOrDefault(TokenizerKey, TokenizerRegistry.DefaultId));
-                model = new GptModel(config, quantized: file.Metadata.GetValueOrDefault(QuantizationKey) == "int8");
+                tokenizer = TokenizerRegistry.Create(file.Metadata.GetValueOrDefault(CheckpointMetadata.TokenizerKey, TokenizerRegistry.DefaultId));
+                model = new GptModel(config, quantized: file.Metadata.GetValueOrDefault(CheckpointMetadata.QuantizationKey) == "int8");
                 model.load_state_dict(file.Tensors.ToDictionary(entry => entry.Key, entry => entry.Value), strict: true);
             }
             else if (HuggingFaceGpt2.LooksLikeGpt2(file))
@@ -70,7 +66,7 @@ public static class GptCheckpoint
             }
             else
             {
-                throw new InvalidDataException($"checkpoint '{name}' has neither {ConfigKey} metadata nor the GPT-2 tensor layout");
+                throw new InvalidDataException($"checkpoint '{name}' has neither {CheckpointMetadata.ConfigKey} metadata nor the GPT-2 tensor layout");
             }
 
             if (tokenizer.VocabSize != model.Config.VocabSize)

@@ -18,7 +18,7 @@ public static class HuggingFaceGpt2
 
     /// <summary>True when the tensors look like GPT-2's layout rather than this product's own.</summary>
     public static bool LooksLikeGpt2(SafeTensorsFile file) =>
-        file.Tensors.ContainsKey("wte.weight") && file.Tensors.ContainsKey("h.0.attn.c_attn.weight") && !file.Metadata.ContainsKey(GptCheckpoint.ConfigKey)
+        file.Tensors.ContainsKey("wte.weight") && file.Tensors.ContainsKey("h.0.attn.c_attn.weight") && !file.Metadata.ContainsKey(CheckpointMetadata.ConfigKey)
         || file.Tensors.ContainsKey(Prefix + "wte.weight");
 
     /// <summary>Builds a model from GPT-2-layout tensors and the matching config.json values.</summary>

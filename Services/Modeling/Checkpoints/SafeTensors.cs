@@ -1,21 +1,15 @@
-using System.Buffers.Binary;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
 namespace MsSwift.Modeling.Checkpoints;
 
 /// <summary>
-/// The safetensors format: an 8-byte little-endian header length, a JSON header mapping each
-/// tensor name to its dtype, shape and byte range (plus an optional <c>__metadata__</c> map of
-/// strings), then the raw little-endian tensor bytes. Tensors are written in name order, so the
-/// same tensors always give the same bytes.
+/// The safetensors format: the header (<see cref="SafeTensorsHeader"/>), then the raw
+/// little-endian tensor bytes. Tensors are written in name order, so the same tensors always give
+/// the same bytes.
 /// </summary>
 public static class SafeTensors
 {
-    private const string MetadataKey = "__metadata__";
-    private const long MaxHeaderBytes = 100_000_000;
-
     private static readonly Dictionary<ScalarType, string> DTypeNames = new()
     {
         [ScalarType.Float32] = "F32",
@@ -38,7 +32,7 @@ public static class SafeTensors
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
         {
-            header[MetadataKey] = new JsonObject(metadata.OrderBy(entry => entry.Key, StringComparer.Ordinal)
+            header[SafeTensorsHeader.MetadataKey] = new JsonObject(metadata.OrderBy(entry => entry.Key, StringComparer.Ordinal)
                 .Select(entry => KeyValuePair.Create(entry.Key, (JsonNode?)JsonValue.Create(entry.Value))));
         }
 
@@ -60,18 +54,7 @@ public static class SafeTensors
             offset += length;
         }
 
-        var json = JsonSerializer.SerializeToUtf8Bytes(header);
-        // Pad the header with spaces so the data starts 8-byte aligned, as the reference writer does.
-        var padded = (json.Length + 7) / 8 * 8;
-        Span<byte> length8 = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length8, (ulong)padded);
-        stream.Write(length8);
-        stream.Write(json);
-        for (var i = json.Length; i < padded; i++)
-        {
-            stream.WriteByte((byte)' ');
-        }
-
+        SafeTensorsHeader.Write(stream, header);
         foreach (var (_, tensor) in ordered)
         {
             using var contiguous = tensor.detach().cpu().contiguous();
@@ -82,29 +65,13 @@ public static class SafeTensors
     /// <summary>Reads every tensor onto the CPU. The caller owns (and disposes) the tensors.</summary>
     public static SafeTensorsFile Read(Stream stream)
     {
-        Span<byte> length8 = stackalloc byte[8];
-        stream.ReadExactly(length8);
-        var headerLength = (long)BinaryPrimitives.ReadUInt64LittleEndian(length8);
-        if (headerLength is <= 0 or > MaxHeaderBytes)
-        {
-            throw new InvalidDataException($"not a safetensors file: header length {headerLength}");
-        }
-
-        var headerBytes = new byte[headerLength];
-        stream.ReadExactly(headerBytes);
-        var header = ParseHeader(headerBytes);
-
-        var metadata = new Dictionary<string, string>();
+        var header = SafeTensorsHeader.Read(stream);
+        var metadata = SafeTensorsHeader.Metadata(header);
         var entries = new List<(string Name, ScalarType DType, long[] Shape, long Start, long End)>();
         foreach (var (name, node) in header)
         {
-            if (name == MetadataKey)
+            if (name == SafeTensorsHeader.MetadataKey)
             {
-                foreach (var (key, value) in node!.AsObject())
-                {
-                    metadata[key] = value!.GetValue<string>();
-                }
-
                 continue;
             }
 
@@ -143,41 +110,6 @@ public static class SafeTensors
         }
 
         return new SafeTensorsFile(tensors, metadata);
-    }
-
-    /// <summary>
-    /// Reads only the header of a safetensors stream and returns its string metadata, leaving the
-    /// stream at the first tensor byte. Every byte read is also passed to <paramref name="observe"/>
-    /// (to hash the whole file while inspecting it).
-    /// </summary>
-    public static IReadOnlyDictionary<string, string> ReadMetadata(Stream stream, Action<ReadOnlySpan<byte>>? observe = null)
-    {
-        Span<byte> length8 = stackalloc byte[8];
-        stream.ReadExactly(length8);
-        observe?.Invoke(length8);
-        var headerLength = (long)BinaryPrimitives.ReadUInt64LittleEndian(length8);
-        if (headerLength is <= 0 or > MaxHeaderBytes)
-        {
-            throw new InvalidDataException($"not a safetensors file: header length {headerLength}");
-        }
-
-        var headerBytes = new byte[headerLength];
-        stream.ReadExactly(headerBytes);
-        observe?.Invoke(headerBytes);
-        var metadata = ParseHeader(headerBytes)[MetadataKey]?.AsObject();
-        return metadata?.ToDictionary(entry => entry.Key, entry => entry.Value!.GetValue<string>()) ?? [];
-    }
-
-    private static JsonObject ParseHeader(byte[] headerBytes)
-    {
-        try
-        {
-            return JsonNode.Parse(headerBytes)?.AsObject() ?? throw new InvalidDataException("safetensors header is not a JSON object");
-        }
-        catch (JsonException error)
-        {
-            throw new InvalidDataException($"safetensors header is not valid JSON: {error.Message}", error);
-        }
     }
 }
 

@@ -33,7 +33,7 @@ public sealed class CheckpointInspector(Lazy<ICheckpointStore> store)
             IReadOnlyDictionary<string, string> metadata;
             try
             {
-                metadata = SafeTensors.ReadMetadata(stream, bytes =>
+                metadata = SafeTensorsHeader.ReadMetadata(stream, bytes =>
                 {
                     hash.AppendData(bytes);
                     size += bytes.Length;
@@ -53,7 +53,7 @@ public sealed class CheckpointInspector(Lazy<ICheckpointStore> store)
             }
 
             return new CheckpointFacts(size, Convert.ToHexStringLower(hash.GetHashAndReset()),
-                metadata.GetValueOrDefault(GptCheckpoint.ConfigKey, ""), metadata.GetValueOrDefault(GptCheckpoint.TokenizerKey, ""));
+                metadata.GetValueOrDefault(CheckpointMetadata.ConfigKey, ""), metadata.GetValueOrDefault(CheckpointMetadata.TokenizerKey, ""));
         }
     }
 }
