@@ -81,4 +81,22 @@ public sealed class KvCacheTests
 
         Assert.Contains("65 tokens exceed the model's context length of 64", error.Message);
     }
+
+    [Fact]
+    public void A_prefill_sized_cache_gives_the_same_logits_and_holds_no_more_than_its_capacity()
+    {
+        using var model = TestModels.Create();
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var prompts = cat([TestModels.RandomTokens(1, 9, seed: 1), cat([zeros([1, 3], dtype: int64), TestModels.RandomTokens(1, 6, seed: 2)], 1)], 0);
+        using var whole = new KvCache(model.Config, 2, model.Device, model.DType, padLengths: [0, 3]);
+        using var sized = new KvCache(model.Config, 2, model.Device, model.DType, padLengths: [0, 3], capacity: 9);
+
+        var expected = model.Logits(prompts, whole);
+        var actual = model.Logits(prompts, sized);
+
+        Assert.Equal(0, TestModels.MaxAbsDiff(expected, actual), 6);
+        Assert.Throws<InvalidOperationException>(() => model.Logits(TestModels.RandomTokens(2, 1), sized));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new KvCache(model.Config, 1, model.Device, model.DType, capacity: model.Config.ContextLength + 1));
+    }
 }

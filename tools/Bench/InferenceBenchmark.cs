@@ -21,7 +21,11 @@ internal static class InferenceBenchmark
     private const int PromptTokens = 16;
     private const int NewTokens = 32;
     private const int MixedClients = 64;
-    private const int MixedRequests = 256;
+    private const int MixedRequests = 512;
+    private const int Rounds = 3;
+
+    /// <summary>How long each uniform-length case runs: short runs swung by a third on this shared machine.</summary>
+    private static readonly TimeSpan UniformDuration = TimeSpan.FromSeconds(5);
     private static readonly int[] ClientCounts = [1, 8, 64];
 
     public static async Task<int> RunAsync(int threads)
@@ -31,8 +35,8 @@ internal static class InferenceBenchmark
         Console.WriteLine();
         Console.WriteLine("| clients | batching | requests/s | tokens/s | p50 latency | p99 latency | throughput on / off |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
-        // Every case twice, alternated, best of each: the machine's background load drifts over a run.
-        var uniform = await BestOfTwoAsync(threads, [.. ClientCounts.SelectMany(clients => new[] { $"off-{clients}", $"on-{clients}" })]);
+        // Every case three times, alternated, best of each: the machine's background load drifts over a run.
+        var uniform = await BestOfAsync(threads, [.. ClientCounts.SelectMany(clients => new[] { $"off-{clients}", $"on-{clients}" })]);
         foreach (var clients in ClientCounts)
         {
             var off = uniform[$"off-{clients}"];
@@ -41,7 +45,7 @@ internal static class InferenceBenchmark
             Console.WriteLine($"| {clients} | on (continuous, batch 16) | {on.RequestsPerSecond:F1} | {on.TokensPerSecond:F0} | {on.P50:F0} ms | {on.P99:F0} ms | {on.RequestsPerSecond / off.RequestsPerSecond:F2}x |");
         }
 
-        var mixed = (await BestOfTwoAsync(threads, ["static", "early-exit", "continuous"])).ToDictionary(entry => entry.Key, entry => entry.Value.TokensPerSecond);
+        var mixed = (await BestOfAsync(threads, ["static", "early-exit", "continuous"])).ToDictionary(entry => entry.Key, entry => entry.Value.TokensPerSecond);
         var continuous = mixed["continuous"];
         Console.WriteLine();
         Console.WriteLine($"Mixed output lengths ({MixedRequests} requests from {MixedClients} clients, 1 in 8 asks for 128 tokens, the rest 16; batch 16):");
@@ -67,9 +71,9 @@ internal static class InferenceBenchmark
         {
             "static" => MeasureRequestLevel(model, tokenizer, maxBatch: 16, MixedRequests, Mixed, earlyExit: false),
             "early-exit" => MeasureRequestLevel(model, tokenizer, maxBatch: 16, MixedRequests, Mixed, earlyExit: true),
-            "continuous" => await MeasureAsync(model, tokenizer, maxBatch: 16, MixedClients, MixedRequests, Mixed),
+            "continuous" => await MeasureAsync(model, tokenizer, maxBatch: 16, MixedClients, MixedRequests, duration: null, Mixed),
             _ when parts is ["off" or "on", var text] && int.TryParse(text, out var clients) =>
-                await MeasureAsync(model, tokenizer, maxBatch: parts[0] == "on" ? 16 : 1, clients, Math.Max(96, clients * 4), _ => NewTokens),
+                await MeasureAsync(model, tokenizer, maxBatch: parts[0] == "on" ? 16 : 1, clients, int.MaxValue, UniformDuration, _ => NewTokens),
             _ => throw new ArgumentException($"unknown case '{name}'", nameof(name)),
         };
         Console.WriteLine(FormattableString.Invariant($"{ResultPrefix}{result.RequestsPerSecond} {result.TokensPerSecond} {result.P50} {result.P99}"));
@@ -81,11 +85,11 @@ internal static class InferenceBenchmark
     /// <summary>Mixed lengths: one request in eight wants 8x the tokens, the rest are short.</summary>
     private static int Mixed(int i) => i % 8 == 0 ? 128 : 16;
 
-    /// <summary>Each case twice, in turn (a b c a b c), keeping each one's better run (by throughput).</summary>
-    private static async Task<Dictionary<string, Measurement>> BestOfTwoAsync(int threads, string[] names)
+    /// <summary>Each case <see cref="Rounds"/> times, in turn (a b c a b c ...), keeping each one's best run (by throughput).</summary>
+    private static async Task<Dictionary<string, Measurement>> BestOfAsync(int threads, string[] names)
     {
         var best = new Dictionary<string, Measurement>();
-        for (var round = 0; round < 2; round++)
+        for (var round = 0; round < Rounds; round++)
         {
             foreach (var name in names)
             {
@@ -123,8 +127,11 @@ internal static class InferenceBenchmark
 
     private sealed record Measurement(double RequestsPerSecond, double TokensPerSecond, double P50, double P99);
 
-    /// <summary><paramref name="clients"/> callers, each sending its next request when the previous one is answered.</summary>
-    private static async Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, Func<int, int> newTokens)
+    /// <summary>
+    /// <paramref name="clients"/> callers, each sending its next request when the previous one is
+    /// answered, until <paramref name="requests"/> were sent or <paramref name="duration"/> passed.
+    /// </summary>
+    private static async Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens)
     {
         await using var batcher = new ContinuousBatcher(model, tokenizer, new BatcherOptions { MaxBatchSize = maxBatch, MaxQueueSize = 4096 });
         await WarmUpAsync(batcher, maxBatch);
@@ -135,7 +142,7 @@ internal static class InferenceBenchmark
         await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
         {
             int index;
-            while ((index = Interlocked.Increment(ref next)) < requests)
+            while (watch.Elapsed < (duration ?? TimeSpan.MaxValue) && (index = Interlocked.Increment(ref next)) < requests)
             {
                 var started = Stopwatch.GetTimestamp();
                 var result = await batcher.Submit(Request(index, newTokens(index))).Completion;
@@ -149,7 +156,7 @@ internal static class InferenceBenchmark
         })));
         var seconds = watch.Elapsed.TotalSeconds;
         latencies.Sort();
-        return new Measurement(requests / seconds, tokens / seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
+        return new Measurement(latencies.Count / seconds, tokens / seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
     }
 
     /// <summary>

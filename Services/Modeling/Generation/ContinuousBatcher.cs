@@ -213,7 +213,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             }
         }
 
-        using var prefill = new KvCache(_model.Config, admitted.Count, _model.Device, _model.DType, pads);
+        using var prefill = new KvCache(_model.Config, admitted.Count, _model.Device, _model.DType, pads, capacity: longest);
         var logits = _model.Logits(tensor(ids, [admitted.Count, longest], device: _model.Device), prefill).select(1, -1).to(float32).cpu();
         _metrics?.Executions.Add(1, _tags);
         _metrics?.Inferences.Add(admitted.Count, _tags);
