@@ -107,7 +107,7 @@ public sealed class ContinuousBatcherTests
         await batcher.DrainAsync().WaitAsync(Timeout);
 
         Assert.All(handles, handle => Assert.Equal(10, handle.Completion.Result.Tokens.Count));
-        Assert.Throws<InvalidOperationException>(() => batcher.Submit(new GenerationRequest(Bytes.Encode("late"), new GenerationOptions())));
+        Assert.Throws<BatcherClosedException>(() => batcher.Submit(new GenerationRequest(Bytes.Encode("late"), new GenerationOptions())));
         await batcher.DisposeAsync();
     }
 
@@ -128,14 +128,14 @@ public sealed class ContinuousBatcherTests
     /// delay a continuation by as long as the request takes, and the test's next step would come
     /// after the request ended. The request is long enough (~0.5 s idle) to outlast a descheduled thread.
     /// </summary>
-    private static bool WaitForFirstToken(GenerationHandle handle) =>
+    internal static bool WaitForFirstToken(GenerationHandle handle) =>
         SpinWait.SpinUntil(() => handle.Tokens.TryPeek(out _) || handle.Completion.IsCompleted, Timeout) && !handle.Completion.IsCompleted;
 
     /// <summary>
     /// A model whose logits are far apart (weights scaled up), so greedy choices do not hinge on
     /// the last bits of float rounding, which may differ between batch shapes.
     /// </summary>
-    private static GptModel DecisiveModel(int contextLength = 256)
+    internal static GptModel DecisiveModel(int contextLength = 256)
     {
         var model = TestModels.Create(TestModels.Tiny with { ContextLength = contextLength });
         using (no_grad())

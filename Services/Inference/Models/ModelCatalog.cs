@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using MsSwift.Inference.Serving;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Generation;
+using MsSwift.ServiceDefaults;
 
 namespace MsSwift.Inference.Models;
 
@@ -18,6 +19,8 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
     private readonly SemaphoreSlim _loading = new(1, 1);
     private ImmutableDictionary<string, ImmutableDictionary<string, ServedModel>> _versions = ImmutableDictionary<string, ImmutableDictionary<string, ServedModel>>.Empty;
     private ImmutableDictionary<string, string> _production = ImmutableDictionary<string, string>.Empty;
+    private ImmutableDictionary<(string Model, string Version), string> _faulted = ImmutableDictionary<(string Model, string Version), string>.Empty;
+    private readonly CancellationTokenSource _shutdown = new();
 
     /// <summary>True once some model has a production version.</summary>
     public bool IsReady => !_production.IsEmpty;
@@ -46,29 +49,106 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
                 return existing;
             }
 
-            var started = TimeProvider.System.GetTimestamp();
-            // Reading and building the model is CPU-bound: keep it off request threads.
-            var loaded = await Task.Run(() => GptCheckpoint.LoadAsync(store.Value, checkpoint, cancellationToken: cancellationToken), cancellationToken);
-            var settings = options.Value;
-            var batcher = new ContinuousBatcher(loaded.Model, loaded.Tokenizer, new BatcherOptions
-            {
-                MaxBatchSize = settings.MaxBatchSize,
-                MaxQueueSize = settings.MaxQueueSize,
-                MaxQueueDelay = TimeSpan.FromMilliseconds(settings.MaxQueueDelayMs),
-            }, metrics, new TagList { { "model", model }, { "version", version } });
-            var served = new ServedModel(model, version, loaded, batcher);
+            var served = await CreateAsync(model, version, checkpoint, cancellationToken);
             lock (_gate)
             {
                 _versions = _versions.SetItem(model, (_versions.GetValueOrDefault(model) ?? ImmutableDictionary<string, ServedModel>.Empty).SetItem(version, served));
             }
 
-            var elapsedMs = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
-            LogLoaded(logger, model, version, checkpoint, elapsedMs);
             return served;
         }
         finally
         {
             _loading.Release();
+        }
+    }
+
+    /// <summary>Versions whose engine failed and that are being reloaded, with the reason.</summary>
+    public IReadOnlyDictionary<(string Model, string Version), string> Faulted => _faulted;
+
+    private async Task<ServedModel> CreateAsync(string model, string version, string checkpoint, CancellationToken cancellationToken)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        // Reading and building the model is CPU-bound: keep it off request threads.
+        var loaded = await Task.Run(() => GptCheckpoint.LoadAsync(store.Value, checkpoint, cancellationToken: cancellationToken), cancellationToken);
+        var settings = options.Value;
+        var batcher = new ContinuousBatcher(loaded.Model, loaded.Tokenizer, new BatcherOptions
+        {
+            MaxBatchSize = settings.MaxBatchSize,
+            MaxQueueSize = settings.MaxQueueSize,
+            MaxQueueDelay = TimeSpan.FromMilliseconds(settings.MaxQueueDelayMs),
+        }, metrics, new TagList { { "model", model }, { "version", version } });
+        var served = new ServedModel(model, version, checkpoint, loaded, batcher);
+        _ = RestartWhenFaultedAsync(served);
+        var elapsedMs = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
+        LogLoaded(logger, model, version, checkpoint, elapsedMs);
+        return served;
+    }
+
+    /// <summary>
+    /// When a version's engine faults (its requests have already failed), the version is reported
+    /// unhealthy and loaded again from its checkpoint, retrying with backoff, then swapped in for
+    /// the dead one unless the version was unloaded meanwhile.
+    /// </summary>
+    private async Task RestartWhenFaultedAsync(ServedModel dead)
+    {
+        await dead.Batcher.Stopped;
+        if (dead.Batcher.Fault is not { } fault || _shutdown.IsCancellationRequested || !IsCurrent(dead))
+        {
+            return;
+        }
+
+        var key = (dead.Name, dead.Version);
+        ImmutableInterlocked.Update(ref _faulted, faulted => faulted.SetItem(key, fault.Message));
+        LogEngineFaulted(logger, dead.Name, dead.Version, fault);
+        for (var attempt = 1; !_shutdown.IsCancellationRequested && IsCurrent(dead); attempt++)
+        {
+            try
+            {
+                await _loading.WaitAsync(_shutdown.Token);
+                try
+                {
+                    var fresh = await CreateAsync(dead.Name, dead.Version, dead.Checkpoint, _shutdown.Token);
+                    if (!Replace(dead, fresh))
+                    {
+                        await fresh.DisposeAsync();
+                    }
+                }
+                finally
+                {
+                    _loading.Release();
+                }
+
+                break;
+            }
+            catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception error)
+            {
+                LogRestartFailed(logger, dead.Name, dead.Version, attempt, error);
+                await Backoff.Dependency.WaitAsync(attempt, TimeProvider.System, _shutdown.Token);
+            }
+        }
+
+        ImmutableInterlocked.Update(ref _faulted, faulted => faulted.Remove(key));
+        await dead.DisposeAsync();
+    }
+
+    private bool IsCurrent(ServedModel served) => _versions.GetValueOrDefault(served.Name)?.GetValueOrDefault(served.Version) == served;
+
+    private bool Replace(ServedModel dead, ServedModel fresh)
+    {
+        lock (_gate)
+        {
+            if (!IsCurrent(dead))
+            {
+                return false;
+            }
+
+            _versions = _versions.SetItem(dead.Name, _versions[dead.Name].SetItem(dead.Version, fresh));
+            return true;
         }
     }
 
@@ -145,6 +225,7 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
 
     public async ValueTask DisposeAsync()
     {
+        await _shutdown.CancelAsync();
         var all = _versions.Values.SelectMany(versions => versions.Values).ToList();
         _versions = _versions.Clear();
         _production = _production.Clear();
@@ -168,6 +249,12 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} {Version} from {Checkpoint} in {ElapsedMs:F0} ms")]
     private static partial void LogLoaded(ILogger logger, string model, string version, string checkpoint, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The engine of {Model} {Version} failed; its requests were failed and it is being reloaded")]
+    private static partial void LogEngineFaulted(ILogger logger, string model, string version, Exception error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reloading {Model} {Version} failed (attempt {Attempt}); retrying with backoff")]
+    private static partial void LogRestartFailed(ILogger logger, string model, string version, int attempt, Exception error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Promoted {Model} {Version} to production (was {Previous})")]
     private static partial void LogPromoted(ILogger logger, string model, string version, string previous);

@@ -33,6 +33,8 @@ internal static class OpenAiErrors
                 return Error(StatusCodes.Status404NotFound, new ErrorBody(error.Status.Message, "invalid_request_error", "model", "model_not_found"));
             case Code.ResourceExhausted:
                 return new RetryAfterResult(Error(StatusCodes.Status429TooManyRequests, new ErrorBody(error.Status.Message, "rate_limit_error", null, "queue_full")), seconds: 1);
+            case Code.Unavailable:
+                return new RetryAfterResult(Error(StatusCodes.Status503ServiceUnavailable, new ErrorBody(error.Status.Message, "server_error", null, "model_unavailable")), seconds: 1);
             default:
                 return Error(StatusCodes.Status500InternalServerError, new ErrorBody(error.Status.Message, "server_error", null, null));
         }

@@ -22,6 +22,24 @@ public sealed class PredictException(Google.Rpc.Status status) : Exception(statu
 
     public static PredictException NotFound(string message) => new(new Google.Rpc.Status { Code = (int)Code.NotFound, Message = message });
 
+    public static PredictException Internal(string message) => new(new Google.Rpc.Status { Code = (int)Code.Internal, Message = message });
+
+    /// <summary>The version cannot serve right now (unloading, or restarting after an engine failure): retry shortly.</summary>
+    public static PredictException Unavailable(string message) => new(new Google.Rpc.Status
+    {
+        Code = (int)Code.Unavailable,
+        Message = message,
+        Details = { Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(500)) }) },
+    });
+
+    /// <summary>A request the engine could not finish, by whose fault it was.</summary>
+    public static PredictException From(MsSwift.Modeling.Generation.GenerationException error) => error.Failure switch
+    {
+        MsSwift.Modeling.Generation.GenerationFailure.InvalidRequest => new(new Google.Rpc.Status { Code = (int)Code.InvalidArgument, Message = error.Message }),
+        MsSwift.Modeling.Generation.GenerationFailure.Unavailable => Unavailable(error.Message),
+        _ => Internal(error.Message),
+    };
+
     public static PredictException ResourceExhausted(string message) => new(new Google.Rpc.Status
     {
         Code = (int)Code.ResourceExhausted,

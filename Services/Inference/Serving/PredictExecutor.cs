@@ -59,9 +59,13 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
             {
                 throw PredictException.ResourceExhausted(error.Message);
             }
-            catch (InvalidOperationException) when (attempt < 3)
+            catch (BatcherClosedException) when (attempt < 3)
             {
-                // The version was switched out between the lookup and the submit: look again.
+                // The version was switched out (or is being reloaded) between the lookup and the submit: look again.
+            }
+            catch (BatcherClosedException error)
+            {
+                throw PredictException.Unavailable(error.Message);
             }
         }
     }
@@ -83,7 +87,7 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
     {
         var (served, handle) = Submit(request, transport, cancellationToken, pins);
         var text = new StreamingText(served.Loaded.Tokenizer, handle.Request.Options.StopSequences);
-        await foreach (var token in handle.Tokens.ReadAllAsync(cancellationToken))
+        while (await NextTokenAsync(handle, transport, cancellationToken) is { } token)
         {
             if (text.Add(token) is { Length: > 0 } delta)
             {
@@ -100,6 +104,19 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
         yield return new PredictStreamEvent(null, Response(request, served, result));
     }
 
+    /// <summary>The next generated token, or null once generation has ended; an engine failure surfaces as <see cref="PredictException"/>.</summary>
+    private async ValueTask<int?> NextTokenAsync(GenerationHandle handle, string transport, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await handle.Tokens.WaitToReadAsync(cancellationToken) && handle.Tokens.TryRead(out var token) ? token : null;
+        }
+        catch (GenerationException error)
+        {
+            throw Failed(error, transport);
+        }
+    }
+
     private async Task<GenerationResult> Completed(GenerationHandle handle, string transport)
     {
         try
@@ -113,6 +130,10 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
             metrics.Record(transport, "cancelled");
             throw;
         }
+        catch (GenerationException error)
+        {
+            throw Failed(error, transport);
+        }
         catch
         {
             metrics.Record(transport, "error");
@@ -120,11 +141,20 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
         }
     }
 
+    private PredictException Failed(GenerationException error, string transport)
+    {
+        var failure = PredictException.From(error);
+        metrics.Record(transport, Outcome(failure.Code));
+        return failure;
+    }
+
     private static string Outcome(Google.Rpc.Code code) => code switch
     {
         Google.Rpc.Code.InvalidArgument => "invalid_argument",
         Google.Rpc.Code.NotFound => "not_found",
         Google.Rpc.Code.ResourceExhausted => "resource_exhausted",
+        Google.Rpc.Code.Unavailable => "unavailable",
+        Google.Rpc.Code.Internal => "internal",
         _ => "error",
     };
 

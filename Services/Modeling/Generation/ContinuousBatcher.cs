@@ -11,6 +11,14 @@ namespace MsSwift.Modeling.Generation;
 /// Between decode steps, waiting requests are prefilled into free slots and finished sequences
 /// leave, so a short answer never waits for a long one and the batch stays full under load.
 /// Requests wait in a bounded queue; when it is full, <see cref="Submit"/> refuses at once.
+/// <para>
+/// Failures stay as small as they can: a sequence whose logits are not finite, or whose sampling
+/// fails, fails alone (<see cref="GenerationException"/>) while the rest of the batch goes on. If
+/// the model's own forward pass throws, the engine cannot trust its cache or weights: it
+/// <em>faults</em>, stops accepting, fails everything queued and running at once, and reports it
+/// through <see cref="Fault"/> and <see cref="Stopped"/> so its owner can reload the version.
+/// No request is left waiting.
+/// </para>
 /// </summary>
 public sealed class ContinuousBatcher : IAsyncDisposable
 {
@@ -23,7 +31,9 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _accepting = true;
+    private volatile Exception? _fault;
     private int _queued;
+    private int _disposed;
     private long _decodeSteps;
     private long _decodedTokens;
 
@@ -56,17 +66,23 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
     public long DecodedTokens => Interlocked.Read(ref _decodedTokens);
 
+    /// <summary>Why the engine stopped on its own, or null while it runs (or after a normal stop).</summary>
+    public Exception? Fault => _fault;
+
+    /// <summary>Completes (never faults) once the engine has stopped and every request has ended.</summary>
+    public Task Stopped => _stopped.Task;
+
     /// <summary>
     /// Queues a request. Throws <see cref="ArgumentException"/> for an invalid request,
-    /// <see cref="QueueFullException"/> when the queue is full, and <see cref="InvalidOperationException"/>
-    /// once the batcher is stopping. Cancelling <paramref name="cancellationToken"/> ends the request.
+    /// <see cref="QueueFullException"/> when the queue is full, and <see cref="BatcherClosedException"/>
+    /// once the batcher is stopping or has faulted. Cancelling <paramref name="cancellationToken"/> ends the request.
     /// </summary>
     public GenerationHandle Submit(GenerationRequest request, CancellationToken cancellationToken = default)
     {
         Sequence.Validate(request, _model.Config);
         if (!_accepting)
         {
-            throw new InvalidOperationException("the model version is being unloaded; it takes no new requests");
+            throw Closed();
         }
 
         var handle = new GenerationHandle(request, cancellationToken);
@@ -74,7 +90,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         if (!_queue.Writer.TryWrite(handle))
         {
             Interlocked.Decrement(ref _queued);
-            throw new QueueFullException(_options.MaxQueueSize);
+            // A completed queue refuses writes too: that is a closed batcher, not a full queue.
+            throw _accepting ? new QueueFullException(_options.MaxQueueSize) : Closed();
         }
 
         _metrics?.Pending.Add(1, _tags);
@@ -94,15 +111,21 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     {
         _accepting = false;
         _queue.Writer.TryComplete();
-        await _abort.CancelAsync();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _abort.CancelAsync();
+            await _stopped.Task;
+            _abort.Dispose();
+        }
+
         await _stopped.Task;
-        _abort.Dispose();
     }
 
     private void RunEngine()
     {
         var slots = new Sequence?[_options.MaxBatchSize];
         var handles = new GenerationHandle?[_options.MaxBatchSize];
+        Exception stopped = new GenerationException(GenerationFailure.Unavailable, "the model version was unloaded before this request finished; retry");
         try
         {
             using var inference = inference_mode();
@@ -123,22 +146,34 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         }
         catch (Exception error)
         {
-            FailAll(handles, error);
-            _stopped.TrySetException(error);
-            return;
+            // The forward pass itself failed: close first, so no request can slip in behind the drain below.
+            _fault = error;
+            _accepting = false;
+            _queue.Writer.TryComplete();
+            stopped = new GenerationException(GenerationFailure.Unavailable,
+                $"the model version's engine failed ({error.GetType().Name}: {error.Message}) and is being restarted; retry", error);
         }
         finally
         {
-            var stopped = new OperationCanceledException("the model version was unloaded");
+            foreach (var sequence in slots)
+            {
+                sequence?.Sampler.Dispose();
+            }
+
             FailAll(handles, stopped);
             while (_queue.Reader.TryRead(out var waiting))
             {
+                Interlocked.Decrement(ref _queued);
                 Fail(waiting, stopped);
             }
-        }
 
-        _stopped.TrySetResult();
+            _stopped.TrySetResult();
+        }
     }
+
+    private BatcherClosedException Closed() => _fault is { } fault
+        ? new BatcherClosedException($"the model version's engine failed and is being restarted: {fault.Message}", fault)
+        : new BatcherClosedException("the model version is being unloaded; it takes no new requests");
 
     /// <summary>Blocks while idle; false once the queue is completed and empty (drained) or aborted.</summary>
     private bool WaitForWork()
@@ -200,6 +235,24 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             return;
         }
 
+        try
+        {
+            Prefill(cache, slots, handles, admitted);
+        }
+        catch (Exception error)
+        {
+            // The engine faults on this; the requests taken off the queue must not be forgotten.
+            foreach (var handle in admitted)
+            {
+                Fail(handle, new GenerationException(GenerationFailure.Unavailable, $"the model version's engine failed ({error.Message}); retry", error));
+            }
+
+            throw;
+        }
+    }
+
+    private void Prefill(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles, List<GenerationHandle> admitted)
+    {
         using var scope = NewDisposeScope();
         var longest = admitted.Max(handle => handle.Request.Prompt.Count);
         var pads = admitted.Select(handle => (long)(longest - handle.Request.Prompt.Count)).ToArray();
@@ -217,12 +270,12 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         var logits = _model.Logits(tensor(ids, [admitted.Count, longest], device: _model.Device), prefill).select(1, -1).to(float32).cpu();
         _metrics?.Executions.Add(1, _tags);
         _metrics?.Inferences.Add(admitted.Count, _tags);
-        var greedy = logits.argmax(1).data<long>().ToArray();
+        var (greedy, finite) = Summarise(logits);
         for (var row = 0; row < admitted.Count; row++)
         {
             var handle = admitted[row];
             var sequence = new Sequence(handle.Request);
-            if (Accept(sequence, handle, NextToken(sequence, logits, row, greedy), contextFull: prefill.Length - pads[row] >= cache.Capacity))
+            if (Step(sequence, handle, logits, row, greedy, finite, contextFull: prefill.Length - pads[row] >= cache.Capacity) is not StepOutcome.Running)
             {
                 sequence.Sampler.Dispose();
                 continue;
@@ -245,8 +298,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         }
 
         var logits = _model.DecodeSlots(tensor(last, [rows, 1], device: _model.Device), cache).select(1, 0).to(float32).cpu();
-        // One argmax for the whole batch: per-row tensor calls would cost more than the step itself.
-        var greedy = logits.argmax(1).data<long>().ToArray();
+        var (greedy, finite) = Summarise(logits);
         var active = 0;
         for (var slot = 0; slot < rows; slot++)
         {
@@ -256,15 +308,15 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             }
 
             active++;
-            var finished = handle.CancellationToken.IsCancellationRequested
+            var outcome = handle.CancellationToken.IsCancellationRequested
                 ? Cancel(handle)
-                : Accept(sequence, handle, NextToken(sequence, logits, slot, greedy), contextFull: cache.LengthOf(slot) >= cache.Capacity);
-            if (finished)
+                : Step(sequence, handle, logits, slot, greedy, finite, contextFull: cache.LengthOf(slot) >= cache.Capacity);
+            if (outcome is not StepOutcome.Running)
             {
                 sequence.Sampler.Dispose();
                 slots[slot] = null;
                 handles[slot] = null;
-                cache.Release(slot);
+                cache.Release(slot, scrub: outcome is StepOutcome.Failed);
             }
         }
 
@@ -274,8 +326,42 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _metrics?.Inferences.Add(active, _tags);
     }
 
-    private static int NextToken(Sequence sequence, Tensor logits, int row, long[] greedy) =>
-        sequence.Request.Options.IsGreedy ? (int)greedy[row] : sequence.Sampler.Sample(logits[row]);
+    /// <summary>
+    /// One batch-wide argmax and finiteness check: per-row tensor calls would cost more than the step itself.
+    /// </summary>
+    private static (long[] Greedy, bool[] Finite) Summarise(Tensor logits) =>
+        (logits.argmax(1).data<long>().ToArray(), logits.isfinite().all(1).data<bool>().ToArray());
+
+    private enum StepOutcome
+    {
+        Running,
+        Finished,
+        Failed,
+    }
+
+    /// <summary>
+    /// Picks and emits one row's next token. Whatever goes wrong here belongs to this sequence
+    /// alone: it fails this request, and the caller frees (and scrubs) its slot.
+    /// </summary>
+    private StepOutcome Step(Sequence sequence, GenerationHandle handle, Tensor logits, int row, long[] greedy, bool[] finite, bool contextFull)
+    {
+        try
+        {
+            if (!finite[row])
+            {
+                throw new GenerationException(GenerationFailure.Internal, "the model produced non-finite logits for this sequence");
+            }
+
+            var token = sequence.Request.Options.IsGreedy ? (int)greedy[row] : sequence.Sampler.Sample(logits[row]);
+            return Accept(sequence, handle, token, contextFull) ? StepOutcome.Finished : StepOutcome.Running;
+        }
+        catch (Exception error)
+        {
+            Fail(handle, error as GenerationException
+                ?? new GenerationException(GenerationFailure.Internal, $"generating this sequence failed: {error.Message}", error));
+            return StepOutcome.Failed;
+        }
+    }
 
     /// <summary>Emits the next token; true when the sequence has finished.</summary>
     private bool Accept(Sequence sequence, GenerationHandle handle, int token, bool contextFull)
@@ -300,10 +386,10 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         return sequence.Finished;
     }
 
-    private bool Cancel(GenerationHandle handle)
+    private StepOutcome Cancel(GenerationHandle handle)
     {
         Fail(handle, new OperationCanceledException(handle.CancellationToken));
-        return true;
+        return StepOutcome.Finished;
     }
 
     private void Fail(GenerationHandle handle, Exception error)

@@ -6,11 +6,19 @@ public sealed record GenerationOptions
     public const int MaxNewTokensLimit = 4096;
     public const double MaxTemperature = 10;
     public const int MaxStopSequences = 8;
+    public const int MaxStopSequenceLength = 256;
+
+    /// <summary>
+    /// Below this, a positive temperature samples as greedy (vLLM draws the same line): the limit
+    /// of sampling as the temperature falls is argmax, and dividing by a smaller one (a subnormal
+    /// such as 5e-324 is a valid double) would overflow the logits to infinity.
+    /// </summary>
+    public const double MinSamplingTemperature = 1e-4;
 
     /// <summary>Upper bound on generated tokens (1-4096).</summary>
     public int MaxNewTokens { get; init; } = 64;
 
-    /// <summary>0 = greedy (argmax); otherwise logits are divided by it before sampling (0-10).</summary>
+    /// <summary>0 = greedy (argmax); otherwise logits are divided by it before sampling (0-10; below 1e-4 counts as 0).</summary>
     public double Temperature { get; init; }
 
     /// <summary>Sample only among the k most likely tokens; 0 = no limit.</summary>
@@ -25,7 +33,7 @@ public sealed record GenerationOptions
     /// <summary>Seeds sampling: the same seed, prompt and options give the same output.</summary>
     public long? Seed { get; init; }
 
-    public bool IsGreedy => Temperature == 0;
+    public bool IsGreedy => Temperature < MinSamplingTemperature;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
     public GenerationOptions Validate()
@@ -69,6 +77,11 @@ public sealed record GenerationOptions
         if (StopSequences.Any(string.IsNullOrEmpty))
         {
             yield return (nameof(StopSequences), "must not contain empty strings");
+        }
+
+        if (StopSequences.Any(stop => stop?.Length > MaxStopSequenceLength))
+        {
+            yield return (nameof(StopSequences), $"entries may be at most {MaxStopSequenceLength} characters long");
         }
     }
 }

@@ -5,7 +5,8 @@ namespace MsSwift.Modeling.Generation;
 /// <summary>
 /// Picks the next token from one row of logits: temperature, then top-k, then top-p (nucleus),
 /// then a draw from the sequence's own seeded generator, so a sequence's output does not depend
-/// on what else shares its batch.
+/// on what else shares its batch. Sampling runs in float64: finite fp32 logits divided by any
+/// accepted temperature stay finite there, so no parameter can turn the distribution into NaN.
 /// </summary>
 internal sealed class TokenSampler : IDisposable
 {
@@ -22,7 +23,8 @@ internal sealed class TokenSampler : IDisposable
         }
     }
 
-    /// <param name="logits">[vocab] float32 on the CPU.</param>
+    /// <param name="logits">[vocab] float32 on the CPU, all finite (the batcher checks them first).</param>
+    /// <exception cref="GenerationException">The options left no token to draw (<see cref="GenerationFailure.InvalidRequest"/>).</exception>
     public int Sample(Tensor logits)
     {
         if (_generator is null)
@@ -31,7 +33,7 @@ internal sealed class TokenSampler : IDisposable
         }
 
         using var scope = NewDisposeScope();
-        var scaled = logits / _options.Temperature;
+        var scaled = logits.to(float64) / _options.Temperature;
         var vocab = scaled.shape[0];
         if (_options.TopK > 0 && _options.TopK < vocab)
         {
@@ -48,7 +50,14 @@ internal sealed class TokenSampler : IDisposable
             scaled = full_like(scaled, double.NegativeInfinity).scatter(0, order, sorted.masked_fill(drop, double.NegativeInfinity));
         }
 
-        return (int)scaled.softmax(0).multinomial(1, generator: _generator).item<long>();
+        var distribution = scaled.softmax(0);
+        if (!distribution.isfinite().all().item<bool>() || distribution.sum().item<double>() <= 0)
+        {
+            throw new GenerationException(GenerationFailure.InvalidRequest,
+                $"the sampling parameters (temperature {_options.Temperature}, top_k {_options.TopK}, top_p {_options.TopP}) leave no token to sample");
+        }
+
+        return (int)distribution.multinomial(1, generator: _generator).item<long>();
     }
 
     public void Dispose() => _generator?.Dispose();

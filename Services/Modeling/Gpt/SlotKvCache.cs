@@ -71,10 +71,26 @@ public sealed class SlotKvCache : IAttentionCache, IDisposable
         return slot;
     }
 
-    public void Release(int slot)
+    /// <param name="slot">The slot to free.</param>
+    /// <param name="scrub">
+    /// Zero its keys and values too. Positions past a sequence's length are masked, but a masked
+    /// NaN still poisons attention (its weight is 0, and 0 x NaN is NaN), so a slot whose sequence
+    /// failed on non-finite values is scrubbed before another sequence takes it.
+    /// </param>
+    public void Release(int slot, bool scrub = false)
     {
         _occupied[slot] = false;
         _lengths[slot] = 0;
+        if (scrub)
+        {
+            for (var layer = 0; layer < _keys.Length; layer++)
+            {
+                using var keys = _keys[layer][slot];
+                using var values = _values[layer][slot];
+                keys.zero_();
+                values.zero_();
+            }
+        }
     }
 
     /// <summary>Prepares a one-token decode over slots [0, rows); returns each row's position for the new token.</summary>
