@@ -201,6 +201,29 @@ public sealed class PredictTests(InferenceServerFixture fixture)
         Assert.Equal(result.OutputData.ToStringUtf8(), streamed.ToString());
     }
 
+    [Fact]
+    public async Task Extreme_sampling_parameters_are_answered_and_the_version_keeps_serving_and_stays_ready()
+    {
+        double[] temperatures = [double.Epsilon, 1e-300, 1e-30, 10];
+        foreach (var temperature in temperatures)
+        {
+            var request = Request("extreme", 8);
+            request.Parameters.Temperature = temperature;
+            request.Parameters.TopP = double.Epsilon;
+            request.Parameters.TopK = int.MaxValue;
+
+            var response = await Server.Client.PredictAsync(request, deadline: DateTime.UtcNow + Deadline);
+
+            Assert.Equal(8, response.Usage.CompletionTokens);
+        }
+
+        var expected = await ExpectedGreedyAsync("tiny/v1/model.safetensors", "after the storm", 6);
+        var after = await Server.Client.PredictAsync(Request("after the storm", 6), deadline: DateTime.UtcNow + Deadline);
+        Assert.Equal(expected, after.OutputData.ToByteArray());
+        using var ready = await Server.WaitUntilReadyAsync(TimeSpan.FromSeconds(5));
+        Assert.True(ready.IsSuccessStatusCode, await ready.Content.ReadAsStringAsync());
+    }
+
     private static PredictRequest Request(string prompt, int maxNewTokens) => new()
     {
         InputData = ByteString.CopyFromUtf8(prompt),
