@@ -16,7 +16,9 @@ namespace MsSwift.Gateway.Async;
 /// caller's trace context in the message headers) and answers 202 at once; an inference replica
 /// answers on <see cref="KafkaTopics.InferenceResults"/> under the same key, with the same trace.
 /// The gateway checks the request's shape; generation parameters are checked by inference, and
-/// a bad one comes back as an <c>InvalidArgument</c> result.
+/// a bad one comes back as an <c>InvalidArgument</c> result. The request id on Kafka is the
+/// caller's (or the request's <c>x-request-id</c>, random when the caller sent none) prefixed
+/// with the API key's name, <c>{key}/{id}</c>, and the 202 answer says so.
 /// </summary>
 internal static class AsyncPredictEndpoints
 {
@@ -50,11 +52,14 @@ internal static class AsyncPredictEndpoints
             return Invalid("prompt", "required, not empty");
         }
 
-        var requestId = body.RequestId ?? context.Request.Headers[RequestIdMiddleware.Header].ToString();
-        if (requestId.Length is 0 or > MaxRequestIdLength || requestId.Any(char.IsControl))
+        var callerId = body.RequestId ?? context.Request.Headers[RequestIdMiddleware.Header].ToString();
+        if (callerId.Length is 0 or > MaxRequestIdLength || callerId.Any(char.IsControl))
         {
             return Invalid("request_id", $"1-{MaxRequestIdLength} printable characters");
         }
+
+        // Scoped to the caller's key, so one key can neither claim nor read back another's request.
+        var requestId = $"{context.User.Identity?.Name}/{callerId}";
 
         var request = new PredictRequest
         {

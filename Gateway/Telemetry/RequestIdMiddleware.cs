@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace MsSwift.Gateway.Telemetry;
 
 /// <summary>
-/// Gives every request an <c>x-request-id</c> (the caller's, or a new one), forwarded to the
+/// Gives every request an <c>x-request-id</c> (the caller's, or a new random one), forwarded to the
 /// backend and returned to the caller, and tags the request's trace with it. The W3C
 /// <c>traceparent</c> is written by YARP's propagator from the gateway's own span.
 /// </summary>
@@ -15,9 +15,11 @@ internal static class RequestIdMiddleware
     public static IApplicationBuilder UseRequestId(this IApplicationBuilder app) => app.Use((context, next) =>
     {
         var requestId = context.Request.Headers[Header].ToString();
-        if (requestId.Length is 0 or > MaxLength)
+        if (requestId.Length is 0 or > MaxLength || requestId.Any(char.IsControl))
         {
-            requestId = Activity.Current?.TraceId.ToHexString() ?? Guid.NewGuid().ToString("N");
+            // Never the trace id: every request under one parent span would share it, and the
+            // asynchronous path answers an id once.
+            requestId = Guid.NewGuid().ToString("N");
             context.Request.Headers[Header] = requestId;
         }
 

@@ -31,6 +31,28 @@ public static class KafkaExtensions
         builder.Services.TryAddSingleton<KafkaProducer>();
         builder.Services.TryAddSingleton<KafkaConsumerFactory>();
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", failureStatus);
+        builder.Services.TryAddSingleton<KafkaConsumerHealth>();
         return builder;
     }
+
+    /// <summary>
+    /// Runs <typeparamref name="THandler"/> in the shared <see cref="KafkaConsumerLoop{THandler}"/>
+    /// (call <see cref="AddKafka"/> first). The service is unready while a loop has stopped on a fatal error.
+    /// </summary>
+    public static IServiceCollection AddKafkaConsumer<THandler>(this IServiceCollection services) where THandler : class, IKafkaMessageHandler
+    {
+        services.TryAddSingleton<THandler>();
+        services.AddHostedService<KafkaConsumerLoop<THandler>>();
+        if (!services.Any(service => service.ServiceType == typeof(ConsumerHealthRegistered)))
+        {
+            services.AddSingleton<ConsumerHealthRegistered>();
+            services.AddHealthChecks().Add(new HealthCheckRegistration("kafka-consumers",
+                provider => provider.GetRequiredService<KafkaConsumerHealth>(), HealthStatus.Unhealthy, tags: null));
+        }
+
+        return services;
+    }
+
+    /// <summary>Marks that the consumer health check is registered, so it is registered once.</summary>
+    private sealed class ConsumerHealthRegistered;
 }

@@ -34,6 +34,21 @@ public sealed class InferenceOptions
 
     /// <summary>How long an idle engine waits to fill a batch; 0 never delays a lone request.</summary>
     public int MaxQueueDelayMs { get; set; }
+
+    /// <summary>
+    /// The registry's gRPC address to reconcile with; empty means <c>http://_grpc.registry</c>
+    /// when service discovery knows a registry, and no reconciliation otherwise.
+    /// </summary>
+    public string RegistryAddress { get; set; } = "";
+
+    /// <summary>
+    /// How long a replica's claim on an asynchronous request lasts without renewal (renewed every
+    /// third of it while serving): after a replica dies, its requests are served by another after this.
+    /// </summary>
+    public int AsyncRequestLeaseSeconds { get; set; } = 30;
+
+    /// <summary>How often the production set is reconciled with the registry (model events apply at once anyway).</summary>
+    public int ReconcileSeconds { get; set; } = 30;
 }
 
 public sealed class ServedModelOptions
@@ -77,6 +92,21 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
         if (options.MaxQueueDelayMs is < 0 or > 10_000)
         {
             failures.Add($"{section}:MaxQueueDelayMs must be between 0 and 10000, got {options.MaxQueueDelayMs}");
+        }
+
+        if (options.AsyncRequestLeaseSeconds is < 3 or > 3600)
+        {
+            failures.Add($"{section}:AsyncRequestLeaseSeconds must be between 3 and 3600, got {options.AsyncRequestLeaseSeconds}");
+        }
+
+        if (options.ReconcileSeconds is < 1 or > 3600)
+        {
+            failures.Add($"{section}:ReconcileSeconds must be between 1 and 3600, got {options.ReconcileSeconds}");
+        }
+
+        if (options.RegistryAddress.Length > 0 && !Uri.TryCreate(options.RegistryAddress, UriKind.Absolute, out _))
+        {
+            failures.Add($"{section}:RegistryAddress must be an absolute URI such as http://_grpc.registry, got '{options.RegistryAddress}'");
         }
 
         for (var i = 0; i < options.Models.Count; i++)

@@ -25,17 +25,41 @@ public sealed class AsyncPredictTests(GatewayCluster cluster)
 
         var accepted = await user.SendAsync(request);
         var body = await accepted.Content.ReadFromJsonAsync<JsonElement>();
-        var message = Assert.Single(cluster.Infrastructure.Kafka.ReadMessages(KafkaTopics.InferenceResults, "gateway-async-1", messages => messages.Count > 0, TimeSpan.FromSeconds(60)));
+        var message = Assert.Single(cluster.Infrastructure.Kafka.ReadMessages(KafkaTopics.InferenceResults, "app/gateway-async-1", messages => messages.Count > 0, TimeSpan.FromSeconds(60)));
         var result = PredictResult.Parser.ParseFrom(message.Value);
 
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
-        Assert.Equal("gateway-async-1", body.GetProperty("request_id").GetString());
+        // Scoped to the caller's key.
+        Assert.Equal($"{GatewayCluster.UserKey.Name}/gateway-async-1", body.GetProperty("request_id").GetString());
         Assert.Equal(KafkaTopics.InferenceResults, body.GetProperty("results_topic").GetString());
         Assert.Equal(PredictResult.OutcomeOneofCase.Response, result.OutcomeCase);
         Assert.Equal(3, result.Response.Usage.CompletionTokens);
         // The caller's trace runs through the gateway, the request message and inference into the result.
         Assert.True(message.Headers.TryGetLastBytes("traceparent", out var traceparent));
         Assert.Equal(traceId.ToHexString(), Encoding.UTF8.GetString(traceparent).Split('-')[1]);
+    }
+
+    [Fact]
+    public async Task Requests_without_an_id_under_one_parent_span_each_get_their_own_and_all_are_answered()
+    {
+        using var user = cluster.Http(GatewayCluster.UserKey);
+        var parent = $"00-{ActivityTraceId.CreateRandom().ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01";
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/async/predict") { Content = JsonContent.Create(new { prompt = $"same parent {i}", parameters = new { max_new_tokens = 2 } }) };
+            request.Headers.Add("traceparent", parent);
+            var accepted = await user.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+            ids.Add((await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("request_id").GetString()!);
+        }
+
+        Assert.Equal(5, ids.Distinct().Count());
+        foreach (var id in ids)
+        {
+            var answered = cluster.Infrastructure.Kafka.ReadMessages(KafkaTopics.InferenceResults, id, messages => messages.Count > 0, TimeSpan.FromSeconds(60));
+            Assert.Equal(PredictResult.OutcomeOneofCase.Response, PredictResult.Parser.ParseFrom(Assert.Single(answered).Value).OutcomeCase);
+        }
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public sealed class AsyncPredictTests
     }
 
     [Fact]
-    public async Task A_duplicate_request_id_is_answered_once_and_bad_messages_go_where_they_should()
+    public async Task A_duplicate_request_id_is_served_once_and_answered_again_from_the_store_and_bad_messages_go_where_they_should()
     {
         await using var server = await InferenceServer.StartReadyAsync();
         var invalid = new PredictRequest { RequestId = "invalid-1" }; // no input_data
@@ -48,7 +48,11 @@ public sealed class AsyncPredictTests
         await WaitForCommitsAsync(server);
         var allResults = await CollectResultsAsync(server, ["dup-1", "invalid-1", "marker-1"]);
 
-        Assert.Single(allResults, result => result.RequestId == "dup-1");
+        var duplicates = allResults.Where(result => result.RequestId == "dup-1").ToList();
+        Assert.Equal(2, duplicates.Count);
+        Assert.Equal(duplicates[0], duplicates[1]);
+        var messages = server.Infrastructure.Kafka.ReadMessages(KafkaTopics.InferenceResults, "dup-1", found => found.Count >= 2, Timeout);
+        Assert.Single(messages, message => message.Headers.TryGetLastBytes("msswift-repeat", out _));
         var error = Assert.Single(results, result => result.RequestId == "invalid-1").Error;
         Assert.Equal((int)Google.Rpc.Code.InvalidArgument, error.Code);
         Assert.Contains("input_data: must not be empty", error.Message);
@@ -78,14 +82,16 @@ public sealed class AsyncPredictTests
     }
 
     [Fact]
-    public async Task Killing_a_replica_mid_batch_loses_no_request()
+    public async Task Killing_a_replica_mid_batch_loses_no_request_and_serves_none_twice()
     {
-        await using var first = await InferenceServer.StartReadyAsync();
-        await using var second = await first.StartReplicaAsync();
+        var settings = new Dictionary<string, string> { ["Inference__AsyncRequestLeaseSeconds"] = "4" };
+        await using var first = await InferenceServer.StartReadyAsync(settings);
+        await using var second = await first.StartReplicaAsync(settings);
         Assert.True((await second.WaitUntilReadyAsync(Timeout)).IsSuccessStatusCode);
         var ids = Enumerable.Range(0, 40).Select(i => $"kill-{i}").ToHashSet();
 
-        await first.ProduceAsync(KafkaTopics.InferenceRequests, ids.Select(id => (id, Request(id, $"work {id}", 60).ToByteArray())));
+        // Sampled without a seed: a request generated twice would almost surely differ, a repeat is the stored answer.
+        await first.ProduceAsync(KafkaTopics.InferenceRequests, ids.Select(id => (id, Sampled(Request(id, $"work {id}", 60)).ToByteArray())));
         var early = await CollectResultsAsync(first, ids, atLeast: 3);
         first.Kill();
         var results = await CollectResultsAsync(second, ids);
@@ -93,6 +99,13 @@ public sealed class AsyncPredictTests
         Assert.True(early.Count < ids.Count, "every request was answered before the kill: the test proved nothing");
         Assert.Equal(ids.Order(), results.Select(result => result.RequestId).Distinct().Order());
         Assert.All(results, result => Assert.Equal(60, result.Response.Usage.CompletionTokens));
+        Assert.All(results.GroupBy(result => result.RequestId), answers => Assert.Single(answers.Select(answer => answer.Response.OutputData).Distinct()));
+    }
+
+    private static PredictRequest Sampled(PredictRequest request)
+    {
+        request.Parameters.Temperature = MsSwift.Modeling.Generation.GenerationOptions.MaxTemperature;
+        return request;
     }
 
     private static PredictRequest Request(string id, string prompt, int maxNewTokens) => new()

@@ -45,9 +45,10 @@ public sealed class KafkaDevBroker : ChildProcess
         return messages;
     }
 
-    public static Task<KafkaDevBroker> StartAsync()
+    /// <param name="port">Where to listen: a free port by default; an earlier broker's port to stand in for it after a restart (it starts empty).</param>
+    public static Task<KafkaDevBroker> StartAsync(int? port = null)
     {
-        var port = FreeTcpPort.Next();
-        return ListeningAsync(new KafkaDevBroker(port), port, TimeSpan.FromSeconds(30));
+        var listen = port ?? FreeTcpPort.Next();
+        return ListeningAsync(new KafkaDevBroker(listen), listen, TimeSpan.FromSeconds(30));
     }
 }

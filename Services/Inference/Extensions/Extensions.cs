@@ -7,6 +7,8 @@ using MsSwift.Inference.Serving;
 using MsSwift.Modeling;
 using MsSwift.Modeling.Generation;
 using MsSwift.Modeling.Checkpoints;
+using MsSwift.Contracts.Registry.V1;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MsSwift.Inference.Extensions;
 
@@ -41,12 +43,25 @@ internal static class Extensions
         builder.Services.AddSingleton(services => new BatcherMetrics(services.GetRequiredService<IMeterFactory>().Create(BatcherMetrics.MeterName)));
         builder.Services.AddSingleton<ModelBootstrapper>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelBootstrapper>());
-        builder.Services.AddHostedService<ModelEventsConsumer>();
-        builder.Services.AddSingleton<AnsweredRequests>();
-        builder.Services.AddHostedService<AsyncPredictWorker>();
+        builder.Services.AddSingleton<ModelRollout>();
+        builder.Services.AddKafkaConsumer<ModelEventsHandler>();
+        if (RegistryAddress(builder.Configuration) is { } registry)
+        {
+            builder.Services.TryAddSingleton(TimeProvider.System);
+            builder.Services.AddServiceGrpcClient<ModelRegistry.ModelRegistryClient>(registry);
+            builder.Services.AddHostedService<ModelReconciler>();
+        }
+        builder.Services.AddSingleton<RequestLedger>();
+        builder.Services.AddKafkaConsumer<AsyncPredictHandler>();
         builder.Services.AddHealthChecks().AddCheck<ModelReadinessHealthCheck>("model");
 
         // OpenAI's wire format: snake_case names, nulls written as null.
         builder.Services.AddSingleton(new JsonSerializerOptions(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
     }
+
+    /// <summary>The registry to reconcile with: the configured address, else the one service discovery knows, else none.</summary>
+    private static string? RegistryAddress(IConfiguration configuration) =>
+        configuration[$"{InferenceOptions.SectionName}:{nameof(InferenceOptions.RegistryAddress)}"] is { Length: > 0 } configured ? configured
+        : configuration.GetSection("services:registry:grpc").Exists() ? "http://_grpc.registry"
+        : null;
 }

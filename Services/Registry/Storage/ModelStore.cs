@@ -42,6 +42,7 @@ public sealed class ModelStore(IConnectionMultiplexer redis)
     public async Task<bool> CommitAsync(RegisteredModel next, long readRevision, ModelEvent modelEvent)
     {
         var key = ModelKey(next.Name);
+        modelEvent.Revision = next.Revision;
         var transaction = redis.GetDatabase().CreateTransaction();
         transaction.AddCondition(readRevision == 0
             ? Condition.HashNotExists(key, RevisionField)

@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace MsSwift.Inference.Kafka;
+namespace MsSwift.ServiceDefaults.Kafka;
 
 /// <summary>
 /// Requests of one partition finish out of order (batching), but an offset may only be committed
