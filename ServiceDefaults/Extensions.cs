@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using MsSwift.ServiceDefaults.Grpc;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -91,10 +92,12 @@ public static class Extensions
 
     /// <summary>
     /// Maps <c>/healthz</c>, <c>/alive</c>, <c>/metrics</c> and the gRPC health service. They are
-    /// mapped in every environment because Kubernetes probes and Prometheus need them.
+    /// mapped in every environment because Kubernetes probes and Prometheus need them. Also
+    /// answers gRPC requests whose message is not valid protobuf with INVALID_ARGUMENT.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
+        app.UseUnreadableRequestRefusal();
         app.MapHealthChecks(HealthEndpointPath);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {

@@ -20,6 +20,13 @@ internal static class RequestSizeLimit
         var limit = context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
         if (context.Request.ContentLength > limit)
         {
+            // The unread body is over Kestrel's limit, so the connection cannot be drained for
+            // reuse: say so, or an HTTP/1.1 client sends its next request into a closing socket.
+            if (!HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+            {
+                context.Response.Headers.Connection = "close";
+            }
+
             return GatewayRejection.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, StatusCode.ResourceExhausted, "Request too large",
                 $"the request body of {context.Request.ContentLength} bytes exceeds the gateway's limit of {limit} bytes");
         }

@@ -10,13 +10,16 @@ namespace MsSwift.Gateway.Tests;
 /// The real gateway in front of a real inference process and a real registry process, on real
 /// Redis and broker. The registry knows model <c>tiny</c> v1 (production), v2 and v3; inference
 /// starts with v1 serving and v2 loaded. Keys: admin, a user key (inference and registry reads),
-/// and a slow key (1 request/s, burst 2).
+/// a slow key (1 request/s, burst 2) and a load key (admin, practically unlimited).
 /// </summary>
 public sealed class GatewayCluster : IAsyncLifetime
 {
     public static readonly TestApiKey AdminKey = new("ops", "admin-key-0123456789abcdef", ["admin"]);
     public static readonly TestApiKey UserKey = new("app", "user-key-0123456789abcdef", ["inference", "registry.read"]);
     public static readonly TestApiKey SlowKey = new("slow", "slow-key-0123456789abcdef", ["inference"], RequestsPerSecond: 1, Burst: 2);
+
+    /// <summary>For load: its limit is far above what a test can send, so it measures the cluster, not the limiter.</summary>
+    public static readonly TestApiKey LoadKey = new("load", "load-key-0123456789abcdef", ["admin"], RequestsPerSecond: 1_000_000, Burst: 1_000_000);
 
     /// <summary>The gateway's body limit in these tests.</summary>
     public const int MaxBodyBytes = 4096;
@@ -45,7 +48,7 @@ public sealed class GatewayCluster : IAsyncLifetime
         }
 
         await Registry.Admin.PromoteAsync(new ChangeVersionRequest { Model = "tiny", Version = "v1" });
-        Gateway = await GatewayServer.StartReadyAsync(Infrastructure, [Inference], Registry, [AdminKey, UserKey, SlowKey],
+        Gateway = await GatewayServer.StartReadyAsync(Infrastructure, [Inference], Registry, [AdminKey, UserKey, SlowKey, LoadKey],
             new Dictionary<string, string?> { ["Gateway__MaxRequestBodyBytes"] = MaxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) });
     }
 

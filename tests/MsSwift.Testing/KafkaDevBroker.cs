@@ -21,7 +21,12 @@ public sealed class KafkaDevBroker : ChildProcess
     /// The messages on <paramref name="topic"/> with key <paramref name="key"/>, from the start, in
     /// order, until <paramref name="done"/> says so or <paramref name="timeout"/> passed.
     /// </summary>
-    public List<Message<string, byte[]>> ReadMessages(string topic, string key, Func<IReadOnlyList<Message<string, byte[]>>, bool> done, TimeSpan timeout)
+    public List<Message<string, byte[]>> ReadMessages(string topic, string key, Func<IReadOnlyList<Message<string, byte[]>>, bool> done, TimeSpan timeout) =>
+        ReadMessages(topic, message => message.Key == key, done, timeout);
+
+    /// <summary>The messages on <paramref name="topic"/> that <paramref name="wanted"/> picks, read in one pass from the start.</summary>
+    public List<Message<string, byte[]>> ReadMessages(
+        string topic, Func<Message<string, byte[]>, bool> wanted, Func<IReadOnlyList<Message<string, byte[]>>, bool> done, TimeSpan timeout)
     {
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
@@ -35,7 +40,7 @@ public sealed class KafkaDevBroker : ChildProcess
         var deadline = DateTime.UtcNow + timeout;
         while (!done(messages) && DateTime.UtcNow < deadline)
         {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } consumed && consumed.Message.Key == key)
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } consumed && wanted(consumed.Message))
             {
                 messages.Add(consumed.Message);
             }

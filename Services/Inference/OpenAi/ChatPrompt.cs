@@ -30,7 +30,7 @@ internal static class ChatPrompt
 
             if (Text(messages[i].Content) is not { } content)
             {
-                return (null, $"[{i}].content must be a string or a list of text parts");
+                return (null, $"[{i}].content must be a string of valid Unicode text or a list of text parts");
             }
 
             prompt.Append(role).Append(": ").Append(content).Append('\n');
@@ -41,14 +41,14 @@ internal static class ChatPrompt
 
     private static string? Text(JsonElement? content) => content switch
     {
-        { ValueKind: JsonValueKind.String } text => text.GetString(),
+        { ValueKind: JsonValueKind.String } text => JsonText.StringOrNull(text),
         { ValueKind: JsonValueKind.Array } parts when parts.EnumerateArray().All(IsTextPart) =>
-            string.Concat(parts.EnumerateArray().Select(part => part.GetProperty("text").GetString())),
+            string.Concat(parts.EnumerateArray().Select(part => JsonText.StringOrNull(part.GetProperty("text")))),
         _ => null,
     };
 
     private static bool IsTextPart(JsonElement part) =>
         part.ValueKind == JsonValueKind.Object
-        && part.TryGetProperty("type", out var type) && type.GetString() == "text"
-        && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String;
+        && part.TryGetProperty("type", out var type) && JsonText.StringOrNull(type) == "text"
+        && part.TryGetProperty("text", out var text) && JsonText.StringOrNull(text) is not null;
 }

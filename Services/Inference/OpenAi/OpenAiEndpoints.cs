@@ -48,7 +48,7 @@ internal static class OpenAiEndpoints
 
         if (Prompt(body!.Prompt) is not { } prompt)
         {
-            return OpenAiErrors.InvalidRequest("prompt", "must be a string (or a list holding one string)");
+            return OpenAiErrors.InvalidRequest("prompt", "must be a string of valid Unicode text (or a list holding one)");
         }
 
         if (CheckCommon(body.N, body.Stop, out var stops) is { } commonError)
@@ -207,11 +207,11 @@ internal static class OpenAiEndpoints
         {
             case null or { ValueKind: JsonValueKind.Null }:
                 return null;
-            case { ValueKind: JsonValueKind.String } single:
-                stops.Add(single.GetString()!);
+            case { ValueKind: JsonValueKind.String } single when JsonText.StringOrNull(single) is { } text:
+                stops.Add(text);
                 return null;
-            case { ValueKind: JsonValueKind.Array } many when many.EnumerateArray().All(item => item.ValueKind == JsonValueKind.String):
-                stops.AddRange(many.EnumerateArray().Select(item => item.GetString()!));
+            case { ValueKind: JsonValueKind.Array } many when many.EnumerateArray().All(item => JsonText.StringOrNull(item) is not null):
+                stops.AddRange(many.EnumerateArray().Select(item => JsonText.StringOrNull(item)!));
                 return null;
             default:
                 return OpenAiErrors.InvalidRequest("stop", "must be a string or a list of strings");
@@ -220,8 +220,8 @@ internal static class OpenAiEndpoints
 
     private static string? Prompt(JsonElement? prompt) => prompt switch
     {
-        { ValueKind: JsonValueKind.String } text => text.GetString(),
-        { ValueKind: JsonValueKind.Array } list when list.GetArrayLength() == 1 && list[0].ValueKind == JsonValueKind.String => list[0].GetString(),
+        { ValueKind: JsonValueKind.String } text => JsonText.StringOrNull(text),
+        { ValueKind: JsonValueKind.Array } list when list.GetArrayLength() == 1 => JsonText.StringOrNull(list[0]),
         _ => null,
     };
 
