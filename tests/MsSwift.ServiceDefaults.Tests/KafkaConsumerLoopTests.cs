@@ -56,6 +56,30 @@ public sealed class KafkaConsumerLoopTests
     }
 
     [Fact]
+    public async Task A_dependency_that_stays_down_is_retried_with_backoff_not_in_a_storm()
+    {
+        await using var broker = await KafkaDevBroker.StartAsync();
+        var topic = $"loop-storm-{Guid.NewGuid():N}";
+        var handler = new RecordingHandler(new KafkaConsumerSettings($"group-{Guid.NewGuid():N}", [topic])
+        {
+            RetryBackoff = new Backoff(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(200)),
+        }, fail: _ => new TimeoutException("the dependency is down"));
+        await using var host = await StartAsync(broker, handler);
+        await ProduceToPartitionZeroAsync(broker, topic, "stuck");
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(handler.Attempts.ContainsKey("stuck")), Timeout), "the message never arrived");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var before = handler.Attempts["stuck"];
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var attempts = handler.Attempts["stuck"] - before;
+
+        // Waits of at least 100 ms once the backoff reaches its cap: at most ~30 tries in 3 s, where
+        // a retry loop without backoff makes thousands. It never gives up on a dependency either.
+        Assert.InRange(attempts, 3, 8 + (int)(clock.Elapsed.TotalMilliseconds / 100));
+        Assert.DoesNotContain("stuck", handler.Handled);
+    }
+
+    [Fact]
     public async Task A_topic_that_does_not_exist_yet_is_consumed_once_it_appears_and_the_service_stays_ready()
     {
         await using var broker = await KafkaDevBroker.StartAsync();
