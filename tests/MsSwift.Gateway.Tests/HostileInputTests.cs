@@ -4,6 +4,7 @@ using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
 using MsSwift.Contracts.V1;
+using MsSwift.Testing;
 using Xunit.Abstractions;
 
 namespace MsSwift.Gateway.Tests;
@@ -17,12 +18,6 @@ namespace MsSwift.Gateway.Tests;
 public sealed class HostileInputTests(GatewayCluster cluster, ITestOutputHelper output)
 {
     private static readonly string[] NumericFields = ["max_tokens", "temperature", "top_p", "top_k", "seed", "max_completion_tokens", "n"];
-
-    private static readonly string[] Numbers =
-    [
-        "-1", "0", "1e308", "1e309", "-1e309", "4.9e-324", "-4.9e-324", "2147483648", "-2147483649", "9223372036854775808",
-        "\"NaN\"", "\"Infinity\"", "NaN", "Infinity", "\"1\"", "true", "null", "[]", "{}", "1.5", "-0",
-    ];
 
     private static readonly string[] Models =
     [
@@ -85,8 +80,7 @@ public sealed class HostileInputTests(GatewayCluster cluster, ITestOutputHelper 
         using var admin = cluster.Http(GatewayCluster.AdminKey);
         var failures = new List<string>();
         var tried = 0;
-        string[] junkNames = ["fuzz-nope", "a%0Ab", "%2e%2e", new string('x', 300), "-leading", "tiny%00", "%ff%fe", "..", "a b"];
-        foreach (var name in junkNames)
+        foreach (var name in HostileInputs.Names)
         {
             foreach (var (method, path) in new[]
             {
@@ -136,20 +130,13 @@ public sealed class HostileInputTests(GatewayCluster cluster, ITestOutputHelper 
     public async Task Hostile_grpc_messages_get_a_precise_status_and_the_next_valid_call_succeeds()
     {
         var headers = GatewayCluster.Credentials(GatewayCluster.AdminKey);
-        var raw = new Method<byte[], byte[]>(MethodType.Unary, "msswift.v1.ModelService", "Predict", Marshallers.Create(bytes => bytes, bytes => bytes), Marshallers.Create(bytes => bytes, bytes => bytes));
         var failures = new List<string>();
         var tried = 0;
-        var random = new Random(20261201);
-        foreach (var size in new[] { 1, 2, 3, 7, 16, 100, 1000, 3000 })
+        foreach (var bytes in HostileInputs.RandomBytes([1, 2, 3, 7, 16, 100, 1000, 3000], each: 5))
         {
-            for (var i = 0; i < 5; i++)
-            {
-                var bytes = new byte[size];
-                random.NextBytes(bytes);
-                tried++;
-                await ExpectStatusAsync(() => cluster.GrpcChannel.CreateCallInvoker().AsyncUnaryCall(raw, null, new CallOptions(headers, DateTime.UtcNow.AddSeconds(30)), bytes).ResponseAsync,
-                    $"{size} random bytes", failures, StatusCode.InvalidArgument, StatusCode.Internal, StatusCode.NotFound);
-            }
+            tried++;
+            await ExpectStatusAsync(() => HostileInputs.CallRawAsync(cluster.GrpcChannel, "msswift.v1.ModelService", "Predict", MethodType.Unary, bytes, headers),
+                $"{bytes.Length} random bytes", failures, StatusCode.InvalidArgument);
         }
 
         foreach (var request in HostilePredictRequests())
@@ -205,27 +192,25 @@ public sealed class HostileInputTests(GatewayCluster cluster, ITestOutputHelper 
     private static IEnumerable<(string Path, byte[] Body)> HttpInputs()
     {
         string[] paths = ["/v1/completions", "/v1/chat/completions", "/async/predict"];
-        var random = new Random(20261201);
         foreach (var path in paths)
         {
-            foreach (var junk in new[] { "", "{", "}", "null", "[]", "\"text\"", "42", "{\"prompt\":", "{\"prompt\": \"a\",}", "{'prompt': 'a'}", new string('[', 10_000) })
+            foreach (var junk in HostileInputs.JunkBodies)
             {
                 yield return (path, Encoding.UTF8.GetBytes(junk));
             }
 
-            for (var i = 0; i < 10; i++)
+            foreach (var bytes in HostileInputs.RandomBytes([1, 10, 100, 1000, 3000], each: 2))
             {
-                var bytes = new byte[random.Next(1, 3000)];
-                random.NextBytes(bytes);
                 yield return (path, bytes);
             }
 
-            yield return (path, [.. "{\"prompt\": \""u8, 0xff, 0xfe, 0xc3, 0x28, .. "\", \"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \""u8, 0xff, .. "\"}]}"u8]);
+            yield return (path, HostileInputs.InvalidUtf8Json("prompt"));
+            yield return (path, [.. "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \""u8, 0xff, .. "\"}]}"u8]);
             yield return (path, Encoding.UTF8.GetBytes($"{{\"prompt\": \"{new string('p', GatewayCluster.MaxBodyBytes)}\"}}"));
             yield return (path, Encoding.UTF8.GetBytes("{\"prompt\": \"\\ud800\", \"messages\": [{\"role\": \"user\", \"content\": \"\\ud800\"}]}"));
             foreach (var field in NumericFields)
             {
-                foreach (var number in Numbers)
+                foreach (var number in HostileInputs.Numbers)
                 {
                     yield return (path, Encoding.UTF8.GetBytes(
                         $"{{\"model\": \"tiny\", \"prompt\": \"n\", \"messages\": [{{\"role\": \"user\", \"content\": \"n\"}}], \"{field}\": {number}, \"parameters\": {{\"{field}\": {number}}}}}"));
