@@ -20,7 +20,7 @@ public sealed class MetricsTests(InferenceServerFixture fixture)
             InputData = ByteString.CopyFromUtf8($"metrics {i}"),
             Parameters = new GenerationParameters { MaxNewTokens = 20 },
         }).ResponseAsync));
-        await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => server.Client.PredictAsync(new PredictRequest()).ResponseAsync);
+        await Assert.ThrowsAsync<global::Grpc.Core.RpcException>(() => server.Client.PredictAsync(new PredictRequest()).ResponseAsync);
         var after = Parse(await http.GetStringAsync("/metrics"));
 
         double Delta(string name, string? label = null) => Sum(after, name, label) - Sum(before, name, label);
