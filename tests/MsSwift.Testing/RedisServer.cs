@@ -67,7 +67,12 @@ public sealed class RedisServer : ChildProcess
     /// </summary>
     public async Task<RedisServer> RestartAsync(RedisRestart restart)
     {
-        var directory = DataDirectory ?? throw new InvalidOperationException("an in-memory server has nothing to restart from");
+        var directory = DataDirectory;
+        if (directory is null && restart != RedisRestart.Empty)
+        {
+            throw new InvalidOperationException("an in-memory server can only come back empty");
+        }
+
         var synced = _synced;
         if (restart == RedisRestart.LosingTheLastWrites && synced is null)
         {
@@ -86,11 +91,15 @@ public sealed class RedisServer : ChildProcess
         {
             Kill();
             await DisposeAsync();
-            Directory.Delete(directory, recursive: true);
-            Directory.CreateDirectory(directory);
+            if (directory is not null)
+            {
+                Directory.Delete(directory, recursive: true);
+                Directory.CreateDirectory(directory);
+            }
+
             if (restart == RedisRestart.LosingTheLastWrites)
             {
-                CopyDirectory(synced!, directory);
+                CopyDirectory(synced!, directory!);
             }
         }
 
