@@ -57,8 +57,9 @@ internal static class KafkaInfrastructure
             .WithEnvironment("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
             .WithEnvironment("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
             .WithEnvironment("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
-            // The product's topics appear on first use with the dev broker's partition count.
-            .WithEnvironment("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "true")
+            // As in production, nothing appears on first use: the services create the product's
+            // topics at start (AddKafka), with the dev broker's partition count.
+            .WithEnvironment("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
             .WithEnvironment("KAFKA_NUM_PARTITIONS", "4")
             .WithKafkaHealthCheck(resource, requireProductTopics: false);
     }

@@ -1,6 +1,6 @@
 namespace MsSwift.AppHost.Infrastructure;
 
-/// <summary>Redis as a local <c>redis-server</c> process, in memory only (no RDB, no AOF).</summary>
+/// <summary>Redis as a local <c>redis-server</c> process, persisted to an append-only file in its working directory.</summary>
 internal sealed class LocalRedisResource(string name, string workingDirectory)
     : ExecutableResource(name, "redis-server", workingDirectory), IResourceWithConnectionString
 {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using MsSwift.Contracts;
 using MsSwift.ServiceDefaults.Kafka;
 
 namespace Microsoft.Extensions.Hosting;
@@ -11,7 +12,8 @@ public static class KafkaExtensions
 {
     /// <summary>
     /// Registers the shared <see cref="KafkaProducer"/>, a <see cref="KafkaConsumerFactory"/>, a
-    /// broker health check and Kafka tracing. Settings are validated when the host starts; a
+    /// broker health check, Kafka tracing, and the creation of the product's topics at start
+    /// (<see cref="KafkaTopicProvisioner"/>; not ready until they exist). Settings are validated when the host starts; a
     /// missing <c>ConnectionStrings:kafka</c> stops the service before it listens. An unreachable
     /// broker makes the service <paramref name="failureStatus"/>: Unhealthy (not ready) by default;
     /// Degraded for a service that still does most of its work without Kafka.
@@ -32,6 +34,11 @@ public static class KafkaExtensions
         builder.Services.TryAddSingleton<KafkaConsumerFactory>();
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", failureStatus);
         builder.Services.TryAddSingleton<KafkaConsumerHealth>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(services => ActivatorUtilities.CreateInstance<KafkaTopicProvisioner>(services, KafkaTopics.All));
+        builder.Services.AddHostedService(services => services.GetRequiredService<KafkaTopicProvisioner>());
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            "kafka-topics", services => services.GetRequiredService<KafkaTopicProvisioner>(), failureStatus, tags: null));
         return builder;
     }
 

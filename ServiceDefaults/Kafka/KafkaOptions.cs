@@ -27,4 +27,13 @@ public sealed class KafkaOptions
 
     /// <summary>Exactly-once per partition on the producer side; keep on.</summary>
     public bool EnableIdempotence { get; set; } = true;
+
+    /// <summary>Create the product's topics at start when the broker lacks them (needs the CreateTopics permission).</summary>
+    public bool CreateTopics { get; set; } = true;
+
+    /// <summary>Partitions of a topic this service creates (the dev broker's count).</summary>
+    public int TopicPartitions { get; set; } = 4;
+
+    /// <summary>Replicas of a topic this service creates; -1 takes the broker's <c>default.replication.factor</c>.</summary>
+    public int TopicReplicationFactor { get; set; } = -1;
 }

@@ -20,6 +20,11 @@ internal sealed class KafkaOptionsValidator : IValidateOptions<KafkaOptions>
         Range(failures, nameof(KafkaOptions.SessionTimeoutMs), options.SessionTimeoutMs, 1_000, 300_000);
         Range(failures, nameof(KafkaOptions.MessageTimeoutMs), options.MessageTimeoutMs, 1_000, 900_000);
         Range(failures, nameof(KafkaOptions.HealthCheckTimeoutMs), options.HealthCheckTimeoutMs, 100, 60_000);
+        Range(failures, nameof(KafkaOptions.TopicPartitions), options.TopicPartitions, 1, 10_000);
+        if (options.TopicReplicationFactor is not (-1 or (>= 1 and <= 32)))
+        {
+            failures.Add($"{KafkaOptions.SectionName}:{nameof(KafkaOptions.TopicReplicationFactor)} must be -1 (the broker's default) or between 1 and 32, got {options.TopicReplicationFactor}");
+        }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -4,17 +4,49 @@ namespace MsSwift.ServiceDefaults.Redis;
 
 /// <summary>
 /// A lease-based mutual-exclusion lock in Redis with fencing tokens. Taking the lock sets the key
-/// with <c>NX PX</c> and, in the same script, increments a per-resource counter: the returned
-/// <see cref="RedisLockLease.FencingToken"/> grows with every acquisition, so a holder whose lease
-/// expired (a paused process) can be told apart from the current one by whoever it writes to.
-/// Releasing and extending only touch the key when it still holds this owner's id.
+/// with <c>NX PX</c> and, in the same script, issues the next <see cref="RedisLockLease.FencingToken"/>,
+/// so a holder whose lease expired (a paused process) can be told apart from the current one by
+/// whoever it writes to. Releasing and extending only touch the key when it still holds this owner's id.
 /// </summary>
+/// <remarks>
+/// <para>
+/// A token is <c>max(last + 1, now)</c>: <c>last</c> is the resource's previous token (kept in
+/// Redis beside the lock) and <c>now</c> is Redis's own clock (<c>TIME</c>) in microseconds, read in
+/// the same script. Why tokens never go backwards, even when Redis restarts:
+/// </para>
+/// <list type="bullet">
+/// <item>While Redis runs, scripts run one at a time and each token is at least <c>last + 1</c>:
+/// tokens strictly increase.</item>
+/// <item>A restart may lose <c>last</c>: the last second of writes with <c>appendfsync everysec</c>,
+/// or everything without persistence. A token issued before the restart is at most the
+/// microsecond it was issued at, unless acquisitions of one resource came faster than one per
+/// microsecond (each needs a round trip and the previous holder's release, so they come orders of
+/// magnitude slower). Every token issued after the restart is at least the microsecond it is
+/// issued at, which is later. So a new leader's token is larger than any token a stale holder
+/// still has, whatever Redis kept.</item>
+/// <item>Stores that accept fenced writes keep the highest token that wrote (as
+/// <c>JobStateStore</c> does) and refuse lower ones, so the stale holder is refused as soon as the
+/// new leader has written.</item>
+/// </list>
+/// <para>
+/// The assumption: Redis's clock does not step back across a restart by more than the restart
+/// took (the wall clock of one machine, NTP-slewed; a restore onto a host whose clock is behind
+/// breaks it). A token is about 1.8e15 today, exact in Lua's doubles until the year 2255.
+/// </para>
+/// </remarks>
 public sealed class RedisLock(IConnectionMultiplexer redis, TimeProvider timeProvider)
 {
     public const string KeyPrefix = "msswift:lock:";
 
-    private static readonly LuaScript AcquireScript = LuaScript.Prepare(
-        "if redis.call('SET', @key, @owner, 'NX', 'PX', @ttl) then return redis.call('INCR', @fence) else return 0 end");
+    // max(last + 1, Redis's clock in microseconds): see the remarks above.
+    private static readonly LuaScript AcquireScript = LuaScript.Prepare("""
+        if not redis.call('SET', @key, @owner, 'NX', 'PX', @ttl) then return 0 end
+        local clock = redis.call('TIME')
+        local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+        local token = math.max((tonumber(redis.call('GET', @fence)) or 0) + 1, now)
+        redis.call('SET', @fence, string.format('%.0f', token))
+        return token
+        """);
 
     private static readonly TimeSpan MinimumRetryDelay = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan MaximumRetryDelay = TimeSpan.FromMilliseconds(250);
@@ -88,7 +120,7 @@ public sealed class RedisLockLease : IAsyncDisposable
 
     public string Resource { get; }
 
-    /// <summary>Strictly increasing per resource across all acquisitions.</summary>
+    /// <summary>Strictly increasing per resource across all acquisitions, Redis restarts included (see <see cref="RedisLock"/>).</summary>
     public long FencingToken { get; }
 
     /// <summary>Pushes the lease's expiry out; <c>false</c> when the lease was already lost.</summary>

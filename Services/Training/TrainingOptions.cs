@@ -26,6 +26,15 @@ public sealed class TrainingOptions
 
     /// <summary>Coordinator: how long a step waits for the last workers once the first gradient arrived.</summary>
     public double StragglerTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>Coordinator: the largest model a Train request may ask for, in parameters (GPT-2 small has 124M).</summary>
+    public long MaxModelParameters { get; set; } = 150_000_000;
+
+    /// <summary>Coordinator: the most memory one job may need in its largest process, as <see cref="Jobs.JobBudget"/> estimates it.</summary>
+    public long MaxJobMemoryMiB { get; set; } = 8192;
+
+    /// <summary>Coordinator: jobs it runs at once; a Train request beyond them gets ResourceExhausted.</summary>
+    public int MaxConcurrentJobs { get; set; } = 4;
 }
 
 internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOptions>
@@ -48,6 +57,21 @@ internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOption
         if (options.StragglerTimeoutSeconds <= 0)
         {
             failures.Add($"{section}:StragglerTimeoutSeconds must be positive, got {options.StragglerTimeoutSeconds}");
+        }
+
+        if (options.MaxModelParameters < 1)
+        {
+            failures.Add($"{section}:{nameof(TrainingOptions.MaxModelParameters)} must be at least 1, got {options.MaxModelParameters}");
+        }
+
+        if (options.MaxJobMemoryMiB < 1)
+        {
+            failures.Add($"{section}:{nameof(TrainingOptions.MaxJobMemoryMiB)} must be at least 1, got {options.MaxJobMemoryMiB}");
+        }
+
+        if (options.MaxConcurrentJobs is < 1 or > 1000)
+        {
+            failures.Add($"{section}:{nameof(TrainingOptions.MaxConcurrentJobs)} must be between 1 and 1000, got {options.MaxConcurrentJobs}");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

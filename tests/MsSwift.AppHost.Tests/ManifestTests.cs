@@ -1,3 +1,4 @@
+using System.Text.Json;
 using MsSwift.Testing;
 
 namespace MsSwift.AppHost.Tests;
@@ -5,18 +6,21 @@ namespace MsSwift.AppHost.Tests;
 /// <summary>The committed aspire-manifest.json is what the AppHost generates today.</summary>
 public sealed class ManifestTests
 {
+    private static readonly string AppHostDirectory = File.Exists(Projects.MsSwift_AppHost.ProjectPath)
+        ? Path.GetDirectoryName(Projects.MsSwift_AppHost.ProjectPath)!
+        : Projects.MsSwift_AppHost.ProjectPath;
+
+    private static readonly string RepositoryRoot = Path.GetFullPath(Path.Combine(AppHostDirectory, ".."));
+
     [Fact]
     public async Task The_committed_manifest_matches_a_fresh_one_generated_from_the_apphost()
     {
-        var projectPath = Projects.MsSwift_AppHost.ProjectPath;
-        var appHostDirectory = File.Exists(projectPath) ? Path.GetDirectoryName(projectPath)! : projectPath;
-        var repositoryRoot = Path.GetFullPath(Path.Combine(appHostDirectory, ".."));
-        var committed = Path.Combine(repositoryRoot, "aspire-manifest.json");
+        var committed = Path.Combine(RepositoryRoot, "aspire-manifest.json");
         // Generated beside the committed file so that relative project paths come out the same.
-        var fresh = Path.Combine(repositoryRoot, $".aspire-manifest.{Guid.NewGuid():N}.json");
+        var fresh = Path.Combine(RepositoryRoot, $".aspire-manifest.{Guid.NewGuid():N}.json");
         try
         {
-            var (exitCode, output) = await DotNetProcess.RunAsync(appHostDirectory,
+            var (exitCode, output) = await DotNetProcess.RunAsync(AppHostDirectory,
                 ["run", "--no-build", "--configuration", DotNetProcess.BuildConfiguration, "--no-launch-profile", "--",
                  "--publisher", "manifest", "--output-path", fresh],
                 TimeSpan.FromMinutes(2));
@@ -31,5 +35,22 @@ public sealed class ManifestTests
         {
             File.Delete(fresh);
         }
+    }
+
+    [Fact]
+    public void The_published_redis_keeps_its_data_on_a_volume_with_an_append_only_file()
+    {
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot, "aspire-manifest.json")));
+        var redis = manifest.RootElement.GetProperty("resources").GetProperty("redis");
+
+        var volume = Assert.Single(redis.GetProperty("volumes").EnumerateArray());
+        Assert.Equal("/data", volume.GetProperty("target").GetString());
+        Assert.Equal("msswift-redis-data", volume.GetProperty("name").GetString());
+        Assert.False(volume.GetProperty("readOnly").GetBoolean());
+        // The flags must reach redis-server inside the `/bin/sh -c` command, not the shell.
+        var arguments = redis.GetProperty("args").EnumerateArray().Select(argument => argument.GetString()).ToList();
+        Assert.Equal("-c", arguments[0]);
+        Assert.Matches(@"^redis-server .* --appendonly yes --appendfsync everysec$", arguments[1]);
+        Assert.Equal(2, arguments.Count);
     }
 }

@@ -36,6 +36,26 @@ public sealed class ServiceStartupTests
     }
 
     [Fact]
+    public async Task Training_with_invalid_job_caps_exits_naming_each_key()
+    {
+        var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Training().ProjectPath, new Dictionary<string, string>
+        {
+            ["Training__CheckpointDirectory"] = Path.GetTempPath(),
+            ["Training__MaxModelParameters"] = "0",
+            ["Training__MaxJobMemoryMiB"] = "-1",
+            ["Training__MaxConcurrentJobs"] = "0",
+            ["ConnectionStrings__redis"] = "127.0.0.1:1",
+            ["ConnectionStrings__kafka"] = "127.0.0.1:1",
+        });
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("Training:MaxModelParameters must be at least 1, got 0", output);
+        Assert.Contains("Training:MaxJobMemoryMiB must be at least 1, got -1", output);
+        Assert.Contains("Training:MaxConcurrentJobs must be between 1 and 1000, got 0", output);
+        Assert.DoesNotContain("Now listening on", output);
+    }
+
+    [Fact]
     public async Task Gateway_without_api_keys_exits_naming_the_key()
     {
         var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Gateway().ProjectPath, new Dictionary<string, string>

@@ -28,8 +28,10 @@ public sealed class WholeAppTests
     public async Task The_local_cluster_starts_healthy_moves_kafka_messages_holds_redis_locks_and_leaves_no_process_behind()
     {
         using var startup = new CancellationTokenSource(StartupTimeout);
+        // A Redis of its own: the repository's .data/redis belongs to `./build.sh run`.
+        var redisData = Directory.CreateTempSubdirectory("msswift-whole-app-redis-").FullName;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MsSwift_AppHost>(
-            ["Infrastructure:Mode=local", $"Gateway:HttpPort={FreeTcpPort.Next()}", $"Gateway:GrpcPort={FreeTcpPort.Next()}"],
+            ["Infrastructure:Mode=local", $"Gateway:HttpPort={FreeTcpPort.Next()}", $"Gateway:GrpcPort={FreeTcpPort.Next()}", $"Redis:DataDirectory={redisData}"],
             startup.Token);
         var app = await builder.BuildAsync(startup.Token);
         ProcessTree started;
@@ -51,6 +53,7 @@ public sealed class WholeAppTests
         {
             await app.StopAsync().WaitAsync(StepTimeout);
             await app.DisposeAsync().AsTask().WaitAsync(StepTimeout);
+            Directory.Delete(redisData, recursive: true);
         }
 
         Assert.Contains(started.Processes, process => process.Command.StartsWith("redis-server", StringComparison.Ordinal));

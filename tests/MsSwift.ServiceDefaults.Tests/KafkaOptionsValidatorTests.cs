@@ -36,11 +36,15 @@ public sealed class KafkaOptionsValidatorTests
             SessionTimeoutMs = 5,
             MessageTimeoutMs = 0,
             HealthCheckTimeoutMs = 1_000_000,
+            TopicPartitions = 0,
+            TopicReplicationFactor = 0,
         });
 
         Assert.True(result.Failed);
         Assert.Contains("Kafka:SessionTimeoutMs must be between 1000 and 300000, got 5", result.FailureMessage);
         Assert.Contains("Kafka:MessageTimeoutMs must be between 1000 and 900000, got 0", result.FailureMessage);
         Assert.Contains("Kafka:HealthCheckTimeoutMs must be between 100 and 60000, got 1000000", result.FailureMessage);
+        Assert.Contains("Kafka:TopicPartitions must be between 1 and 10000, got 0", result.FailureMessage);
+        Assert.Contains("Kafka:TopicReplicationFactor must be -1 (the broker's default) or between 1 and 32, got 0", result.FailureMessage);
     }
 }

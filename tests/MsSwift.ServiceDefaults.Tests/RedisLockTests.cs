@@ -80,4 +80,16 @@ public sealed class RedisLockTests : IAsyncLifetime
 
         Assert.Contains("'job-5'", error.Message);
     }
+
+    [Fact]
+    public async Task A_token_issued_after_redis_restarts_empty_is_larger_than_one_a_stale_holder_has()
+    {
+        var stale = await _locks.AcquireAsync("job-6", TimeSpan.FromMilliseconds(500), wait: TimeSpan.FromSeconds(1));
+
+        // Crash cases that keep part of the data: FencingAcrossRedisRestartsTests (Training.Tests).
+        _server = await _server.RestartAsync(RedisRestart.Empty);
+        var fresh = await _locks.AcquireAsync("job-6", TimeSpan.FromSeconds(30), wait: TimeSpan.FromSeconds(20));
+
+        Assert.True(fresh.FencingToken > stale.FencingToken, $"after an empty restart: token {fresh.FencingToken}, a stale holder has {stale.FencingToken}");
+    }
 }

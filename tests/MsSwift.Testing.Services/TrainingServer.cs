@@ -19,8 +19,10 @@ public sealed class TrainingServer : ServiceProcess
     /// <param name="registry">The registry results are registered in.</param>
     /// <param name="stragglerTimeoutSeconds">The parameter servers' straggler timeout.</param>
     /// <param name="grpcPort">A fixed gRPC port, to restart a coordinator where workers look for it.</param>
+    /// <param name="overrides">Settings on top of these (environment variable names, e.g. <c>Training__MaxConcurrentJobs</c>).</param>
     public static Task<TrainingServer> StartCoordinatorAsync(
-        ServiceInfrastructure infrastructure, ServiceProcess data, ServiceProcess registry, double stragglerTimeoutSeconds, int? grpcPort = null)
+        ServiceInfrastructure infrastructure, ServiceProcess data, ServiceProcess registry, double stragglerTimeoutSeconds, int? grpcPort = null,
+        IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var settings = infrastructure.ConnectionSettings();
         settings["Training__Role"] = "Coordinator";
@@ -29,6 +31,11 @@ public sealed class TrainingServer : ServiceProcess
         settings["Torch__IntraOpThreads"] = "1";
         settings["services__data__grpc__0"] = data.GrpcAddress.ToString();
         settings["services__registry__grpc__0"] = registry.GrpcAddress.ToString();
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), grpcPort ?? FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
     }
 

@@ -123,6 +123,20 @@ public abstract class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the process to end by itself (after asking it to stop); kills it if it does not within <paramref name="timeout"/>.</summary>
+    protected async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{_process.StartInfo.FileName} did not exit within {timeout}:{Environment.NewLine}{Output}");
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown hooks run, as when a machine dies.</summary>
     protected void KillNow()
     {

@@ -140,6 +140,43 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         Assert.Equal(1, both.Version);
     }
 
+    [Fact]
+    public async Task A_gradient_header_announcing_more_elements_than_the_model_has_is_refused_before_anything_is_allocated()
+    {
+        await using var host = await ParameterServerHost.StartAsync();
+        var job = new ParameterServerJob("job-5", Model(seed: 1), Hyperparameters, new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 1, TimeSpan.FromSeconds(5)));
+        host.Jobs.Add(job); // the host disposes its jobs
+        using var worker = new DataParallelWorker(host.Client, "job-5", "w", Model(seed: 2), Hyperparameters);
+        await worker.JoinAsync(CancellationToken.None);
+        const long hostile = 1L << 28; // 1 GiB of fp32 if it were allocated
+
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        var oversized = await Assert.ThrowsAsync<RpcException>(() => PushHeaderAsync(host, "job-5", hostile));
+        var unknownJob = await Assert.ThrowsAsync<RpcException>(() => PushHeaderAsync(host, "job-404", hostile));
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        using var batch = GlobalBatchFor(0);
+        var valid = await worker.StepAsync([batch], WireFormat.Fp32, CancellationToken.None);
+
+        Assert.Equal(StatusCode.InvalidArgument, oversized.StatusCode);
+        Assert.Equal($"the gradient for job 'job-5': the header announces {hostile} elements; {job.ParameterCount} are expected", oversized.Status.Detail);
+        Assert.Equal(StatusCode.NotFound, unknownJob.StatusCode);
+        Assert.True(allocated < 64 << 20, $"refusing two headers of {hostile} elements allocated {allocated} bytes");
+        Assert.Equal(1, valid.Version);
+    }
+
+    /// <summary>A gradient stream that is only a header announcing <paramref name="elements"/> fp32 elements, and one of them.</summary>
+    private static async Task<PushResponse> PushHeaderAsync(ParameterServerHost host, string jobId, long elements)
+    {
+        using var push = host.Client.PushGradients();
+        await push.RequestStream.WriteAsync(new VectorChunk
+        {
+            Header = new VectorHeader { JobId = jobId, WorkerId = "w", Format = WireFormat.Fp32, ElementCount = elements },
+            Data = Google.Protobuf.ByteString.CopyFrom(new byte[4]),
+        });
+        await push.RequestStream.CompleteAsync();
+        return await push.ResponseAsync;
+    }
+
     private static List<double> SingleProcessLosses(TrainingPrecision precision)
     {
         using var model = Model(seed: 1);

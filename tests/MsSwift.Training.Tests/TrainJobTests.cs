@@ -205,6 +205,47 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_coordinator_refuses_jobs_over_its_parameter_and_memory_caps_and_beyond_its_job_cap()
+    {
+        await using var capped = await TrainingServer.StartCoordinatorAsync(_infrastructure, _data, _registry, stragglerTimeoutSeconds: 3, overrides: new Dictionary<string, string?>
+        {
+            ["Training__MaxModelParameters"] = "100000",
+            ["Training__MaxJobMemoryMiB"] = "64",
+            ["Training__MaxConcurrentJobs"] = "1",
+        });
+        var tooLarge = Request(steps: 10);
+        tooLarge.Shape = new ModelShape { Layers = 2, Heads = 4, Width = 128, ContextLength = 64 };
+        // A small model, but 1024 rows of 64 tokens per micro-batch: ~430 MB of activations.
+        var tooHungry = Request(steps: 10);
+        tooHungry.BatchSize = 1024;
+        tooHungry.Window = 64;
+
+        var parameters = await Assert.ThrowsAsync<RpcException>(() => FirstStatusAsync(capped, tooLarge));
+        var memory = await Assert.ThrowsAsync<RpcException>(() => FirstStatusAsync(capped, tooHungry));
+        var first = await FirstStatusAsync(capped, Request(steps: 100_000));
+        var second = await Assert.ThrowsAsync<RpcException>(() => FirstStatusAsync(capped, Request(steps: 100_000)));
+        var cancelled = await capped.Client.CancelTrainAsync(new CancelTrainRequest { JobId = first.JobId });
+        var afterCancel = await FirstStatusAsync(capped, Request(steps: 100_000));
+        await capped.Client.CancelTrainAsync(new CancelTrainRequest { JobId = afterCancel.JobId });
+
+        Assert.Equal(StatusCode.InvalidArgument, parameters.StatusCode);
+        var shape = Assert.Single(Refusals(parameters));
+        Assert.Equal("shape", shape.Field);
+        Assert.StartsWith("the model would have 437760 parameters; this coordinator trains at most 100000 (Training:MaxModelParameters)", shape.Description);
+        Assert.Equal(StatusCode.InvalidArgument, memory.StatusCode);
+        var batch = Assert.Single(Refusals(memory));
+        Assert.Equal("batch_size", batch.Field);
+        Assert.Matches(@"^the job needs an estimated \d+ MiB in its largest process; this coordinator allows 64 MiB per job \(Training:MaxJobMemoryMiB\)", batch.Description);
+        Assert.Equal(StatusCode.ResourceExhausted, second.StatusCode);
+        Assert.Contains("already runs 1 jobs (Training:MaxConcurrentJobs)", second.Status.Detail);
+        Assert.Equal(TrainState.Cancelled, cancelled.State);
+        Assert.False(string.IsNullOrEmpty(afterCancel.JobId));
+
+        static IList<Google.Rpc.BadRequest.Types.FieldViolation> Refusals(RpcException refused) =>
+            refused.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations;
+    }
+
+    [Fact]
     public async Task A_workers_step_reads_its_own_sequential_windows_or_seeded_random_ones()
     {
         var sequential = Request(steps: 10);
@@ -252,9 +293,11 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         _infrastructure.Kafka.ReadMessages(KafkaTopics.TrainingEvents, jobId, messages => messages.Count > 0 && TrainingEvent.Parser.ParseFrom(messages[^1].Value).Type == last, TimeSpan.FromSeconds(20))
             .Select(message => TrainingEvent.Parser.ParseFrom(message.Value)).ToList();
 
-    private async Task<TrainStatus> FirstStatusAsync(TrainRequest request)
+    private Task<TrainStatus> FirstStatusAsync(TrainRequest request) => FirstStatusAsync(_coordinator, request);
+
+    private static async Task<TrainStatus> FirstStatusAsync(TrainingServer coordinator, TrainRequest request)
     {
-        using var call = _coordinator.Client.Train(request);
+        using var call = coordinator.Client.Train(request);
         Assert.True(await call.ResponseStream.MoveNext());
         return call.ResponseStream.Current;
     }

@@ -16,7 +16,7 @@ public sealed class WireCodecTests
     {
         var chunks = WireCodec.Encode(Vector, new VectorHeader { Format = format, Version = 3 }).ToList();
 
-        var (header, decoded) = await WireCodec.DecodeAsync(chunks.ToAsyncEnumerable(), CancellationToken.None);
+        var (header, decoded) = await WireCodec.DecodeAsync(chunks.ToAsyncEnumerable(), _ => Vector.Length, CancellationToken.None);
 
         Assert.Equal(3, chunks.Count);
         Assert.Equal(Vector.Length * WireCodec.BytesPerElement(format), chunks.Sum(chunk => chunk.Data.Length));
@@ -36,9 +36,20 @@ public sealed class WireCodecTests
         var headless = new VectorChunk { Offset = 0, Data = chunks[0].Data };
         var overflowing = chunks[0].Clone();
         overflowing.Offset = 2;
+        var repeated = chunks[0].Clone();
+        repeated.Header = null;
 
-        await Assert.ThrowsAsync<InvalidDataException>(() => WireCodec.DecodeAsync(new[] { headless }.ToAsyncEnumerable(), CancellationToken.None));
-        await Assert.ThrowsAsync<InvalidDataException>(() => WireCodec.DecodeAsync(new[] { overflowing }.ToAsyncEnumerable(), CancellationToken.None));
-        await Assert.ThrowsAsync<InvalidDataException>(() => WireCodec.DecodeAsync(Array.Empty<VectorChunk>().ToAsyncEnumerable(), CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidDataException>(() => Decode(headless));
+        await Assert.ThrowsAsync<InvalidDataException>(() => Decode(overflowing));
+        await Assert.ThrowsAsync<InvalidDataException>(() => Decode());
+        // The same elements again: a stream may not run past the vector or write an element twice.
+        await Assert.ThrowsAsync<InvalidDataException>(() => Decode(chunks[0], repeated));
+        var longer = chunks[0].Clone();
+        longer.Header.ElementCount = 1L << 40;
+        var announced = await Assert.ThrowsAsync<InvalidDataException>(() => Decode(longer));
+        Assert.Equal("the header announces 1099511627776 elements; 3 are expected", announced.Message);
     }
+
+    private static Task<(VectorHeader Header, float[] Vector)> Decode(params VectorChunk[] chunks) =>
+        WireCodec.DecodeAsync(chunks.ToAsyncEnumerable(), _ => 3, CancellationToken.None);
 }

@@ -36,22 +36,37 @@ internal static class PredictRequestMapper
     }
 
     /// <summary>The request, or every field violation found (input, then parameters).</summary>
-    public static (GenerationRequest? Request, BadRequest? Violations) Map(PredictRequest request, ServedModel model)
+    public static (GenerationRequest? Request, BadRequest? Violations) Map(PredictRequest request, ServedModel model) =>
+        Map(request, model.Loaded.Tokenizer, model.Loaded.Model.Config.ContextLength, $"{model.Name} {model.Version}");
+
+    /// <summary>
+    /// <see cref="Map(PredictRequest, ServedModel)"/> for a model with <paramref name="tokenizer"/>
+    /// and <paramref name="contextLength"/>, named <paramref name="served"/> in messages. A prompt
+    /// whose length in bytes already proves it too long for the context is refused before it is
+    /// decoded or tokenised (<see cref="PromptLength"/>).
+    /// </summary>
+    internal static (GenerationRequest? Request, BadRequest? Violations) Map(PredictRequest request, ITokenizer tokenizer, int contextLength, string served)
     {
         var violations = new BadRequest();
         var options = Options(request);
         IReadOnlyList<int> prompt = [];
-        if (request.InputData.IsEmpty)
+        var bytes = request.InputData.Length;
+        if (bytes == 0)
         {
             Add(violations, "input_data", "must not be empty");
         }
-        else if (Encode(request.InputData.Span, model.Loaded.Tokenizer) is { } encoded)
+        else if (PromptLength.CannotFit(tokenizer, contextLength, bytes))
+        {
+            // Byte models have one token per byte: the count is exact.
+            var tokens = tokenizer is ByteTokenizer ? $"{bytes} tokens" : $"{bytes} bytes, so at least {PromptLength.MinTokens(tokenizer, bytes)} tokens";
+            Add(violations, "input_data", $"the prompt has {tokens}; {served} accepts at most {contextLength - 1}");
+        }
+        else if (Encode(request.InputData.Span, tokenizer) is { } encoded)
         {
             prompt = encoded;
-            var context = model.Loaded.Model.Config.ContextLength;
-            if (prompt.Count >= context)
+            if (prompt.Count >= contextLength)
             {
-                Add(violations, "input_data", $"the prompt has {prompt.Count} tokens; {model.Name} {model.Version} accepts at most {context - 1}");
+                Add(violations, "input_data", $"the prompt has {prompt.Count} tokens; {served} accepts at most {contextLength - 1}");
             }
         }
         else

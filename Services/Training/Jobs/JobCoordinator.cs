@@ -21,6 +21,8 @@ namespace MsSwift.Training.Jobs;
 /// dataset must exist), leads the job's parameter server, keeps the job's status in Redis after
 /// every step, checkpoint and evaluation (publishing each as a training event), and on success
 /// registers the final checkpoint as a new model version. Only the job's leader writes its status.
+/// A job must fit the coordinator's caps (<see cref="JobBudget"/>), and the coordinator leads at
+/// most <c>Training:MaxConcurrentJobs</c> jobs at once: started here or taken over.
 /// </summary>
 public sealed partial class JobCoordinator(
     JobRecords records, RedisLock locks, JobStateStore state, Lazy<ICheckpointStore> store, ParameterServerJobs jobs, TrainingEventPublisher events,
@@ -29,6 +31,10 @@ public sealed partial class JobCoordinator(
 {
     private static readonly TimeSpan CancelConfirmation = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, LedJob> _led = new(StringComparer.Ordinal);
+
+    // Jobs led here plus those being started or taken over count against Training:MaxConcurrentJobs.
+    private readonly Lock _admission = new();
+    private int _arriving;
 
     public static bool IsTerminal(TrainState state) => state is TrainState.Succeeded or TrainState.Failed or TrainState.Cancelled;
 
@@ -40,6 +46,27 @@ public sealed partial class JobCoordinator(
             throw InvalidArgument("the training request is invalid", violations);
         }
 
+        if (!TryAdmit())
+        {
+            throw new RpcException(new RpcStatus(StatusCode.ResourceExhausted,
+                $"this coordinator already runs {options.Value.MaxConcurrentJobs} jobs ({TrainingOptions.SectionName}:{nameof(TrainingOptions.MaxConcurrentJobs)}); wait for one to end, or cancel one"));
+        }
+
+        try
+        {
+            var started = await StartAdmittedAsync(request, cancellationToken);
+            LogStarted(logger, started.JobId, request.Dataset, request.Workers, request.Steps);
+            return started;
+        }
+        finally
+        {
+            Arrived();
+        }
+    }
+
+    /// <summary>The rest of <see cref="StartAsync"/>, once admitted: the dataset, the caps, then the job.</summary>
+    private async Task<TrainStatus> StartAdmittedAsync(TrainRequest request, CancellationToken cancellationToken)
+    {
         DatasetInfo dataset;
         try
         {
@@ -56,6 +83,11 @@ public sealed partial class JobCoordinator(
                 [new() { Field = "window", Description = "smaller, or fewer workers" }]);
         }
 
+        if (JobBudget.Check(request, ModelConfig(request, dataset), options.Value) is { Count: > 0 } overBudget)
+        {
+            throw InvalidArgument("the training request is over this coordinator's limits", overBudget);
+        }
+
         request.DatasetVersion = dataset.Version;
         var jobId = $"job-{Guid.NewGuid():N}"[..16];
         var status = new TrainStatus { JobId = jobId, State = TrainState.Created, Workers = request.Workers };
@@ -67,7 +99,6 @@ public sealed partial class JobCoordinator(
             throw new RpcException(new RpcStatus(StatusCode.Aborted, $"job '{jobId}' already has a parameter server"));
         }
 
-        LogStarted(logger, jobId, request.Dataset, request.Workers, request.Steps);
         return progress.Snapshot();
     }
 
@@ -94,10 +125,23 @@ public sealed partial class JobCoordinator(
             return false;
         }
 
-        var dataset = await data.GetDatasetAsync(new GetDatasetRequest { Name = record.Request.Dataset, Version = record.Request.DatasetVersion }, cancellationToken: cancellationToken);
-        if (!await LeadAsync(record.Request, dataset, new JobProgress(record.Status, records, events), restarting: true, cancellationToken))
+        // At the cap, leave the job to a coordinator with room (or to a later pass here).
+        if (!TryAdmit())
         {
             return false;
+        }
+
+        try
+        {
+            var dataset = await data.GetDatasetAsync(new GetDatasetRequest { Name = record.Request.Dataset, Version = record.Request.DatasetVersion }, cancellationToken: cancellationToken);
+            if (!await LeadAsync(record.Request, dataset, new JobProgress(record.Status, records, events), restarting: true, cancellationToken))
+            {
+                return false;
+            }
+        }
+        finally
+        {
+            Arrived();
         }
 
         LogRecovered(logger, jobId, record.Status.Step);
@@ -120,11 +164,7 @@ public sealed partial class JobCoordinator(
     private async Task<bool> LeadAsync(TrainRequest request, DatasetInfo dataset, JobProgress progress, bool restarting, CancellationToken cancellationToken)
     {
         var jobId = progress.JobId;
-        var config = new GptConfig
-        {
-            Layers = request.Shape.Layers, Heads = request.Shape.Heads, Width = request.Shape.Width,
-            ContextLength = request.Shape.ContextLength, VocabSize = dataset.VocabSize,
-        };
+        var config = ModelConfig(request, dataset);
         var tokensPerGradient = (long)request.BatchSize * request.Window * request.AccumulationSteps;
         var settings = new ParameterServerSettings(request.WireFormat, request.Workers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds), tokensPerGradient);
         var spec = new ParameterServerJobSpec(jobId, config, Hyperparameters(request), settings, request.CheckpointEvery, request.Seed, dataset.Tokenizer);
@@ -360,6 +400,36 @@ public sealed partial class JobCoordinator(
             }
         }
     }
+
+    /// <summary>Counts a job about to be led here, unless the coordinator is at its cap.</summary>
+    private bool TryAdmit()
+    {
+        lock (_admission)
+        {
+            if (_led.Count + _arriving >= options.Value.MaxConcurrentJobs)
+            {
+                return false;
+            }
+
+            _arriving++;
+            return true;
+        }
+    }
+
+    /// <summary>The admitted job is led now (counted in <see cref="_led"/>) or did not start.</summary>
+    private void Arrived()
+    {
+        lock (_admission)
+        {
+            _arriving--;
+        }
+    }
+
+    private static GptConfig ModelConfig(TrainRequest request, DatasetInfo dataset) => new()
+    {
+        Layers = request.Shape.Layers, Heads = request.Shape.Heads, Width = request.Shape.Width,
+        ContextLength = request.Shape.ContextLength, VocabSize = dataset.VocabSize,
+    };
 
     private static TrainingHyperparameters Hyperparameters(TrainRequest request) => new()
     {

@@ -23,26 +23,30 @@ public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics
 
     public override async Task<PushResponse> PushGradients(IAsyncStreamReader<VectorChunk> requestStream, ServerCallContext context)
     {
+        // The job is looked up, and the header checked against its model, before the gradient is allocated.
+        ParameterServerJob? job = null;
         VectorHeader header;
         float[] gradient;
         try
         {
-            (header, gradient) = await WireCodec.DecodeAsync(Counted(requestStream, context.CancellationToken), context.CancellationToken);
+            (header, gradient) = await WireCodec.DecodeAsync(Counted(requestStream, context.CancellationToken), first =>
+            {
+                job = Job(first.JobId);
+                return first.Format == job.Settings.Format
+                    ? job.ParameterCount
+                    : throw new RpcException(new Status(StatusCode.InvalidArgument, $"job '{job.JobId}' uses wire format {job.Settings.Format}, not {first.Format}"));
+            }, context.CancellationToken);
         }
         catch (InvalidDataException error)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, error.Message));
+            var subject = job is null ? "the gradient stream" : $"the gradient for job '{job.JobId}'";
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"{subject}: {error.Message}"));
         }
 
-        var job = Job(header.JobId);
-        if (header.Format != job.Settings.Format)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"job '{job.JobId}' uses wire format {job.Settings.Format}, not {header.Format}"));
-        }
-
+        var target = job!; // the header check found it
         try
         {
-            var outcome = await job.SubmitAsync(RequireWorker(header.WorkerId), header.Version, gradient, header.Loss, header.Tokens, context.CancellationToken);
+            var outcome = await target.SubmitAsync(RequireWorker(header.WorkerId), header.Version, gradient, header.Loss, header.Tokens, context.CancellationToken);
             return new PushResponse { Version = outcome.Version, Loss = outcome.Loss, Workers = outcome.Workers, Dropped = { outcome.Dropped } };
         }
         catch (StaleStepException error)
@@ -51,7 +55,7 @@ public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics
         }
         catch (ObjectDisposedException)
         {
-            throw new RpcException(new Status(StatusCode.Unavailable, $"the parameter server of job '{job.JobId}' stepped down; find the new one and join again"));
+            throw new RpcException(new Status(StatusCode.Unavailable, $"the parameter server of job '{target.JobId}' stepped down; find the new one and join again"));
         }
         catch (ArgumentException error)
         {

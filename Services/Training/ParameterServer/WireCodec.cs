@@ -33,12 +33,19 @@ public static class WireCodec
         }
     }
 
-    /// <summary>Reassembles a vector from its chunks, header first (gRPC keeps a stream's order); throws <see cref="InvalidDataException"/> for a malformed stream.</summary>
-    public static async Task<(VectorHeader Header, float[] Vector)> DecodeAsync(IAsyncEnumerable<VectorChunk> chunks, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reassembles a vector from its chunks, header first and in order (gRPC keeps a stream's
+    /// order); throws <see cref="InvalidDataException"/> for a malformed stream. The header is
+    /// shown to <paramref name="expectedLength"/> before anything is allocated: it returns the
+    /// length the vector must have (or throws to refuse the stream), so a header announcing more
+    /// elements than its model has costs nothing.
+    /// </summary>
+    public static async Task<(VectorHeader Header, float[] Vector)> DecodeAsync(
+        IAsyncEnumerable<VectorChunk> chunks, Func<VectorHeader, int> expectedLength, CancellationToken cancellationToken)
     {
         VectorHeader? header = null;
         float[]? vector = null;
-        long received = 0;
+        var received = 0;
         await foreach (var chunk in chunks.WithCancellation(cancellationToken))
         {
             if (chunk.Header is { } first)
@@ -48,13 +55,14 @@ public static class WireCodec
                     throw new InvalidDataException("the stream has two headers");
                 }
 
-                if (first.ElementCount is < 0 or > int.MaxValue)
+                var expected = expectedLength(first);
+                if (first.ElementCount != expected)
                 {
-                    throw new InvalidDataException($"element count {first.ElementCount} is out of range");
+                    throw new InvalidDataException($"the header announces {first.ElementCount} elements; {expected} are expected");
                 }
 
                 header = first;
-                vector = new float[first.ElementCount];
+                vector = new float[expected];
             }
 
             if (header is null || vector is null)
@@ -62,14 +70,15 @@ public static class WireCodec
                 throw new InvalidDataException("the first chunk must carry the header");
             }
 
+            // Contiguous and in order: every element is written once, and the stream cannot run past the vector.
             var width = BytesPerElement(header.Format);
             var count = chunk.Data.Length / width;
-            if (chunk.Data.Length % width != 0 || chunk.Offset < 0 || chunk.Offset + count > vector.Length)
+            if (chunk.Data.Length % width != 0 || chunk.Offset != received || count > vector.Length - received)
             {
-                throw new InvalidDataException($"chunk at {chunk.Offset} with {chunk.Data.Length} bytes does not fit a vector of {vector.Length} {header.Format} elements");
+                throw new InvalidDataException($"chunk at {chunk.Offset} with {chunk.Data.Length} bytes does not continue a vector of {vector.Length} {header.Format} elements at {received}");
             }
 
-            DecodeElements(chunk.Data.Span, header.Format, vector.AsSpan((int)chunk.Offset, count));
+            DecodeElements(chunk.Data.Span, header.Format, vector.AsSpan(received, count));
             received += count;
         }
 

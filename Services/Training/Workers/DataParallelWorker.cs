@@ -20,6 +20,7 @@ namespace MsSwift.Training.Workers;
 public sealed class DataParallelWorker(ParameterServerClient server, string jobId, string workerId, GptModel replica, TrainingHyperparameters hyperparameters) : IDisposable
 {
     private readonly GptTrainer _trainer = new(replica, hyperparameters);
+    private readonly int _parameterCount = (int)replica.parameters().Sum(parameter => parameter.numel());
 
     public string WorkerId => workerId;
 
@@ -31,7 +32,7 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
     public async Task<PushResponse> StepAsync(IReadOnlyList<TokenBatch> microBatches, WireFormat format, CancellationToken cancellationToken)
     {
         using var pull = server.PullParameters(new PullRequest { JobId = jobId, WorkerId = workerId }, cancellationToken: cancellationToken);
-        var (parameters, vector) = await WireCodec.DecodeAsync(pull.ResponseStream.ReadAllAsync(cancellationToken), cancellationToken);
+        var (parameters, vector) = await WireCodec.DecodeAsync(pull.ResponseStream.ReadAllAsync(cancellationToken), _ => _parameterCount, cancellationToken);
         _trainer.SetParameters(vector);
 
         var loss = _trainer.ComputeGradients(microBatches);
