@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Google.Protobuf;
 using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
+using MsSwift.Testing;
 
 namespace MsSwift.Inference.Tests;
 
@@ -100,6 +101,28 @@ public sealed class AsyncPredictTests
         Assert.Equal(ids.Order(), results.Select(result => result.RequestId).Distinct().Order());
         Assert.All(results, result => Assert.Equal(60, result.Response.Usage.CompletionTokens));
         Assert.All(results.GroupBy(result => result.RequestId), answers => Assert.Single(answers.Select(answer => answer.Response.OutputData).Distinct()));
+    }
+
+    [Fact]
+    public async Task A_redis_restart_under_load_loses_no_request_and_serves_none_twice()
+    {
+        await using var infrastructure = await ServiceInfrastructure.StartAsync(persistentRedis: true);
+        await using var server = await InferenceServer.StartAsync(infrastructure, new Dictionary<string, string>());
+        Assert.True((await server.WaitUntilReadyAsync(Timeout)).IsSuccessStatusCode);
+        var before = Enumerable.Range(0, 30).Select(i => $"redis-{i}").ToList();
+        var during = Enumerable.Range(30, 10).Select(i => $"redis-{i}").ToList();
+
+        await server.ProduceAsync(KafkaTopics.InferenceRequests, before.Select(id => (id, Sampled(Request(id, $"work {id}", 40)).ToByteArray())));
+        await CollectResultsAsync(server, before.ToHashSet(), atLeast: 3);
+        var restart = infrastructure.RestartRedisAsync(RedisRestart.KeepingItsData);
+        await server.ProduceAsync(KafkaTopics.InferenceRequests, during.Select(id => (id, Sampled(Request(id, $"work {id}", 40)).ToByteArray())));
+        await restart;
+        var results = await CollectResultsAsync(server, before.Concat(during).ToHashSet());
+
+        Assert.Equal(before.Concat(during).Order(), results.Select(result => result.RequestId).Distinct().Order());
+        Assert.All(results, result => Assert.Equal(40, result.Response.Usage.CompletionTokens));
+        Assert.All(results.GroupBy(result => result.RequestId), answers => Assert.Single(answers.Select(answer => answer.Response.OutputData).Distinct()));
+        Assert.True((await server.WaitUntilReadyAsync(Timeout)).IsSuccessStatusCode, "the service did not recover");
     }
 
     private static PredictRequest Sampled(PredictRequest request)

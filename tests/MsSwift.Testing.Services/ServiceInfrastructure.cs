@@ -10,19 +10,23 @@ public sealed class ServiceInfrastructure : IAsyncDisposable
         CheckpointDirectory = checkpointDirectory;
     }
 
-    public RedisServer Redis { get; }
+    public RedisServer Redis { get; private set; }
 
     public KafkaDevBroker Kafka { get; }
 
     public string CheckpointDirectory { get; }
 
-    public static async Task<ServiceInfrastructure> StartAsync()
+    /// <param name="persistentRedis">Redis with an append-only file, as the AppHost runs it, so it can restart keeping its data.</param>
+    public static async Task<ServiceInfrastructure> StartAsync(bool persistentRedis = false)
     {
         var checkpoints = Directory.CreateTempSubdirectory("msswift-checkpoints-").FullName;
-        var redis = await RedisServer.StartAsync();
+        var redis = persistentRedis ? await RedisServer.StartPersistentAsync() : await RedisServer.StartAsync();
         var kafka = await KafkaDevBroker.StartAsync();
         return new ServiceInfrastructure(redis, kafka, checkpoints);
     }
+
+    /// <summary>Restarts Redis on the same port; the services' clients reconnect by themselves.</summary>
+    public async Task RestartRedisAsync(RedisRestart restart) => Redis = await Redis.RestartAsync(restart);
 
     /// <summary>Connection strings as the AppHost passes them.</summary>
     public Dictionary<string, string?> ConnectionSettings() => new()
