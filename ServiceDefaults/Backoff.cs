@@ -1,7 +1,7 @@
 namespace MsSwift.ServiceDefaults;
 
 /// <summary>
-/// Exponential backoff with full jitter (each wait is uniform in [delay/2, delay]), doubling up to
+/// Exponential backoff with "equal jitter" (each wait is uniform in [delay/2, delay]), doubling up to
 /// <see cref="Max"/>: retries of a dependency that is down spread out instead of arriving as a storm.
 /// </summary>
 public sealed record Backoff(TimeSpan Initial, TimeSpan Max)

@@ -45,29 +45,34 @@ internal static class UnreadableRequestMiddleware
     private static async Task<string?> UnreadableAsync(HttpRequest request, MessageParser parser)
     {
         request.EnableBuffering(MaxMessageBytes + FrameHeaderBytes);
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
-        request.Body.Position = 0;
-        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
-        if (bytes.Length < FrameHeaderBytes || bytes.Span[0] != 0 || bytes.Length > MaxMessageBytes + FrameHeaderBytes)
-        {
-            return null; // no message, a compressed one, or too large: grpc-dotnet answers those itself
-        }
-
-        var length = BinaryPrimitives.ReadUInt32BigEndian(bytes.Span[1..FrameHeaderBytes]);
-        if (length != bytes.Length - FrameHeaderBytes)
-        {
-            return null;
-        }
-
         try
         {
-            parser.ParseFrom(bytes[FrameHeaderBytes..].Span);
+            // The frame header first: a compressed or over-limit message is left to grpc-dotnet
+            // before anything large is read.
+            var header = new byte[FrameHeaderBytes];
+            if (await request.Body.ReadAtLeastAsync(header, FrameHeaderBytes, throwOnEndOfStream: false, request.HttpContext.RequestAborted) < FrameHeaderBytes
+                || header[0] != 0
+                || BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1)) is var length && length > MaxMessageBytes)
+            {
+                return null;
+            }
+
+            var message = new byte[length];
+            if (await request.Body.ReadAtLeastAsync(message, message.Length, throwOnEndOfStream: false, request.HttpContext.RequestAborted) < message.Length)
+            {
+                return null; // a truncated frame: grpc-dotnet reports it
+            }
+
+            parser.ParseFrom(message);
             return null;
         }
         catch (InvalidProtocolBufferException error)
         {
             return error.Message;
+        }
+        finally
+        {
+            request.Body.Position = 0;
         }
     }
 

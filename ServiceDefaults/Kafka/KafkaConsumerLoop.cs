@@ -27,24 +27,29 @@ public sealed partial class KafkaConsumerLoop<THandler>(
 
     private readonly KafkaConsumerSettings _settings = handler.Settings;
     private readonly ConcurrentQueue<TopicPartitionOffset> _finished = new();
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(5);
+
+    // Signals the consume thread that a handler finished. Never disposed: a handler still running
+    // after shutdown may signal it, and it holds no wait handle.
     private readonly SemaphoreSlim _progress = new(0);
+    private int _running;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // librdkafka's Consume blocks: give the loop its own thread.
         Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-    public override void Dispose()
-    {
-        _progress.Dispose();
-        base.Dispose();
-    }
 
     private void Run(CancellationToken stoppingToken)
     {
         var tracker = new CommitTracker();
         Error? fatal = null;
         using var consumer = consumers.Create(_settings.GroupId, builder => builder
-            .SetPartitionsRevokedHandler((_, partitions) => tracker.Revoked(partitions.Select(partition => partition.TopicPartition)))
+            .SetPartitionsRevokedHandler((revoking, partitions) =>
+            {
+                // Runs on this thread, inside Consume: commit what is finished while the partitions
+                // are still ours, so the next owner does not serve it again.
+                CommitFinished(revoking, tracker);
+                tracker.Revoked(partitions.Select(partition => partition.TopicPartition));
+            })
             .SetErrorHandler((_, error) =>
             {
                 if (error.IsFatal)
@@ -107,6 +112,8 @@ public sealed partial class KafkaConsumerLoop<THandler>(
         }
         finally
         {
+            // Handlers see the stop and end soon; what they finish in time is committed.
+            SpinWait.SpinUntil(() => Volatile.Read(ref _running) == 0, ShutdownGrace);
             CommitFinished(consumer, tracker);
             consumer.Close();
         }
@@ -133,6 +140,7 @@ public sealed partial class KafkaConsumerLoop<THandler>(
 
     private async Task HandleAsync(ConsumeResult<string, byte[]> message, CancellationToken stoppingToken)
     {
+        Interlocked.Increment(ref _running);
         using var activity = KafkaTelemetry.StartProcess(message, _settings.GroupId);
         try
         {
@@ -145,6 +153,7 @@ public sealed partial class KafkaConsumerLoop<THandler>(
         }
         finally
         {
+            Interlocked.Decrement(ref _running);
             _progress.Release();
         }
     }

@@ -22,8 +22,7 @@ internal sealed partial class KafkaTopicProvisioner(
     KafkaProducer producer, IOptions<KafkaOptions> options, IReadOnlyList<string> topics, TimeProvider timeProvider, ILogger<KafkaTopicProvisioner> logger)
     : BackgroundService, IHealthCheck
 {
-    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan LongestRetry = TimeSpan.FromSeconds(30);
+    private static readonly Backoff Retry = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
 
     private volatile string? _problem = "not checked yet";
 
@@ -41,12 +40,9 @@ internal sealed partial class KafkaTopicProvisioner(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var delay = FirstRetry;
-        while (_problem is not null && !stoppingToken.IsCancellationRequested)
+        for (var attempt = 1; _problem is not null && await Retry.WaitAsync(attempt, timeProvider, stoppingToken); attempt++)
         {
-            await Task.Delay(delay, timeProvider, stoppingToken);
             await EnsureAsync(stoppingToken);
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, LongestRetry.Ticks));
         }
     }
 

@@ -69,9 +69,7 @@ internal sealed partial class AsyncPredictHandler(
         }
         else
         {
-            answer = (await ServeAsync(request, cancellationToken)).ToByteArray();
-            // Stored before it is published: a crash in between leaves an answer to republish, never a second generation.
-            await ledger.StoreAnswerAsync(request.RequestId, _owner, answer);
+            answer = await ServeAndStoreAsync(request, cancellationToken);
         }
 
         await producer.ProduceAsync(KafkaTopics.InferenceResults, request.RequestId, answer, headers, cancellationToken);
@@ -82,18 +80,60 @@ internal sealed partial class AsyncPredictHandler(
     {
         while (true)
         {
-            if (await ledger.AnswerAsync(requestId) is { } stored)
+            var (answer, claimed) = await ledger.ClaimAsync(requestId, _owner);
+            if (answer is not null || claimed)
             {
-                return stored;
-            }
-
-            if (await ledger.TryClaimAsync(requestId, _owner))
-            {
-                return null;
+                return answer;
             }
 
             // Another replica serves this id now: its answer, or its lapsed lease, ends the wait.
             await Task.Delay(ClaimPoll, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Generates the answer and stores it before it is published: a crash in between leaves an
+    /// answer to republish, never a second generation. A store that fails because Redis is away is
+    /// retried with the answer in hand rather than generated again.
+    /// </summary>
+    private async Task<byte[]> ServeAndStoreAsync(PredictRequest request, CancellationToken cancellationToken)
+    {
+        byte[] generated;
+        try
+        {
+            generated = (await ServeAsync(request, cancellationToken)).ToByteArray();
+        }
+        catch (Exception error) when (!KafkaConsumerSettings.IsDependencyFailure(error))
+        {
+            // Let the next attempt (or the next owner) take it at once rather than after the lease.
+            await ReleaseQuietlyAsync(request.RequestId);
+            throw;
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await ledger.StoreAnswerAsync(request.RequestId, _owner, generated);
+            }
+            catch (Exception error) when (KafkaConsumerSettings.IsDependencyFailure(error) && !cancellationToken.IsCancellationRequested)
+            {
+                LogStoreRetry(logger, request.RequestId, error.Message);
+                await Backoff.Dependency.WaitAsync(attempt, TimeProvider.System, cancellationToken);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    private async Task ReleaseQuietlyAsync(string requestId)
+    {
+        try
+        {
+            await ledger.ReleaseAsync(requestId, _owner).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception error) when (KafkaConsumerSettings.IsDependencyFailure(error))
+        {
+            // Redis is away: the lease lapses by itself.
         }
     }
 
@@ -122,27 +162,37 @@ internal sealed partial class AsyncPredictHandler(
         }
     }
 
-    /// <summary>Keeps the claim while a long generation runs; a lapse is logged (the request may then be served twice).</summary>
+    /// <summary>
+    /// Keeps the claim while a long generation runs. A Redis outage is waited out (the lease has
+    /// time to spare); only a claim that is no longer ours ends the renewal, and that is logged,
+    /// because another replica may then serve the request too (the first answer stored wins).
+    /// </summary>
     private async Task RenewWhileServingAsync(string requestId, CancellationToken cancellationToken)
     {
         try
         {
+            var failures = 0;
             while (true)
             {
-                await Task.Delay(ledger.Lease / 3, cancellationToken);
-                if (!await ledger.RenewAsync(requestId, _owner))
+                await Task.Delay(failures == 0 ? ledger.Lease / 3 : Backoff.Dependency.Delay(failures), cancellationToken);
+                try
                 {
-                    LogLeaseLost(logger, requestId);
-                    return;
+                    if (!await ledger.RenewAsync(requestId, _owner))
+                    {
+                        LogLeaseLost(logger, requestId);
+                        return;
+                    }
+
+                    failures = 0;
+                }
+                catch (Exception error) when (KafkaConsumerSettings.IsDependencyFailure(error))
+                {
+                    failures++;
                 }
             }
         }
         catch (OperationCanceledException)
         {
-        }
-        catch (Exception error) when (KafkaConsumerSettings.IsDependencyFailure(error))
-        {
-            LogLeaseLost(logger, requestId);
         }
     }
 
@@ -167,6 +217,9 @@ internal sealed partial class AsyncPredictHandler(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} was answered before; republished its stored answer")]
     private static partial void LogRepeated(ILogger logger, string requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storing the answer to {RequestId} failed ({Reason}); retrying with the answer in hand")]
+    private static partial void LogStoreRetry(ILogger logger, string requestId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The claim on request {RequestId} lapsed while it was served; another replica may serve it too")]
     private static partial void LogLeaseLost(ILogger logger, string requestId);

@@ -55,6 +55,8 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
                 _versions = _versions.SetItem(model, (_versions.GetValueOrDefault(model) ?? ImmutableDictionary<string, ServedModel>.Empty).SetItem(version, served));
             }
 
+            // Watched only once it is in the catalog, so a fault at once is seen as the current version's.
+            _ = RestartWhenFaultedAsync(served, restarts: 0);
             return served;
         }
         finally
@@ -79,7 +81,6 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
             MaxQueueDelay = TimeSpan.FromMilliseconds(settings.MaxQueueDelayMs),
         }, metrics, new TagList { { "model", model }, { "version", version } });
         var served = new ServedModel(model, version, checkpoint, loaded, batcher);
-        _ = RestartWhenFaultedAsync(served);
         var elapsedMs = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
         LogLoaded(logger, model, version, checkpoint, elapsedMs);
         return served;
@@ -87,10 +88,12 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
 
     /// <summary>
     /// When a version's engine faults (its requests have already failed), the version is reported
-    /// unhealthy and loaded again from its checkpoint, retrying with backoff, then swapped in for
-    /// the dead one unless the version was unloaded meanwhile.
+    /// unhealthy, its weights are freed (on a GPU, the memory the reload needs), and it is loaded
+    /// again from its checkpoint, retrying with backoff, then swapped in for the dead one unless
+    /// the version was unloaded meanwhile. An engine that faults again after a reload waits longer
+    /// before the next one (<paramref name="restarts"/> carries over).
     /// </summary>
-    private async Task RestartWhenFaultedAsync(ServedModel dead)
+    private async Task RestartWhenFaultedAsync(ServedModel dead, int restarts)
     {
         await dead.Batcher.Stopped;
         if (dead.Batcher.Fault is not { } fault || _shutdown.IsCancellationRequested || !IsCurrent(dead))
@@ -101,39 +104,56 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
         var key = (dead.Name, dead.Version);
         ImmutableInterlocked.Update(ref _faulted, faulted => faulted.SetItem(key, fault.Message));
         LogEngineFaulted(logger, dead.Name, dead.Version, fault);
-        for (var attempt = 1; !_shutdown.IsCancellationRequested && IsCurrent(dead); attempt++)
+        dead.FreeModel();
+        var replaced = false;
+        for (var attempt = restarts + 1; !replaced && !_shutdown.IsCancellationRequested && IsCurrent(dead); attempt++)
         {
+            if (attempt > 1 && !await Backoff.Dependency.WaitAsync(attempt - 1, TimeProvider.System, _shutdown.Token))
+            {
+                break;
+            }
+
             try
             {
-                await _loading.WaitAsync(_shutdown.Token);
-                try
-                {
-                    var fresh = await CreateAsync(dead.Name, dead.Version, dead.Checkpoint, _shutdown.Token);
-                    if (!Replace(dead, fresh))
-                    {
-                        await fresh.DisposeAsync();
-                    }
-                }
-                finally
-                {
-                    _loading.Release();
-                }
-
-                break;
+                replaced = await ReloadAsync(dead, attempt);
             }
             catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
             {
-                return;
+                break;
             }
             catch (Exception error)
             {
                 LogRestartFailed(logger, dead.Name, dead.Version, attempt, error);
-                await Backoff.Dependency.WaitAsync(attempt, TimeProvider.System, _shutdown.Token);
             }
         }
 
         ImmutableInterlocked.Update(ref _faulted, faulted => faulted.Remove(key));
-        await dead.DisposeAsync();
+        if (replaced)
+        {
+            await dead.DisposeAsync();
+        }
+    }
+
+    /// <summary>Loads a fresh copy of a dead version and swaps it in; false when the version left the catalog meanwhile.</summary>
+    private async Task<bool> ReloadAsync(ServedModel dead, int restarts)
+    {
+        await _loading.WaitAsync(_shutdown.Token);
+        try
+        {
+            var fresh = await CreateAsync(dead.Name, dead.Version, dead.Checkpoint, _shutdown.Token);
+            if (!Replace(dead, fresh))
+            {
+                await fresh.DisposeAsync();
+                return false;
+            }
+
+            _ = RestartWhenFaultedAsync(fresh, restarts);
+            return true;
+        }
+        finally
+        {
+            _loading.Release();
+        }
     }
 
     private bool IsCurrent(ServedModel served) => _versions.GetValueOrDefault(served.Name)?.GetValueOrDefault(served.Version) == served;
@@ -226,16 +246,19 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
     public async ValueTask DisposeAsync()
     {
         await _shutdown.CancelAsync();
-        var all = _versions.Values.SelectMany(versions => versions.Values).ToList();
-        _versions = _versions.Clear();
-        _production = _production.Clear();
+        List<ServedModel> all;
+        lock (_gate)
+        {
+            all = _versions.Values.SelectMany(versions => versions.Values).ToList();
+            _versions = _versions.Clear();
+            _production = _production.Clear();
+        }
+
         foreach (var served in all)
         {
             await served.Batcher.DisposeAsync();
-            served.Loaded.Dispose();
+            served.FreeModel();
         }
-
-        _loading.Dispose();
     }
 
     private ModelNotFoundException NotFound(string model, string version) =>

@@ -47,11 +47,17 @@ internal sealed partial class ModelReconciler(
             LogRegistryUnreachable(logger, error.StatusCode, error.Status.Detail);
             return false;
         }
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Service discovery or the channel failing: never a reason to stop the host.
+            LogRegistryUnreachable(logger, StatusCode.Unavailable, error.Message);
+            return false;
+        }
 
         var complete = true;
         foreach (var model in listing.Models)
         {
-            if (model.Revision > rollout.AppliedRevision(model.Name) && !await rollout.ReconcileAsync(model, cancellationToken))
+            if (rollout.NeedsReconciling(model.Name, model.Revision) && !await rollout.ReconcileAsync(model, cancellationToken))
             {
                 complete = false;
             }

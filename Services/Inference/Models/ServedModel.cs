@@ -17,12 +17,23 @@ public sealed class ServedModel(string name, string version, string checkpoint, 
 
     public ContinuousBatcher Batcher { get; } = batcher;
 
-    /// <summary>Lets queued and running requests finish (a faulted engine has failed them already), then frees the model.</summary>
+    private int _freed;
+
+    /// <summary>Lets queued and running requests finish (a faulted engine has failed them already), then frees the model; safe to call more than once.</summary>
     public async ValueTask DisposeAsync()
     {
         await Batcher.DrainAsync();
         await Batcher.DisposeAsync();
-        Loaded.Dispose();
+        FreeModel();
+    }
+
+    /// <summary>Frees the weights once; only when the engine has stopped (or never ran them).</summary>
+    public void FreeModel()
+    {
+        if (Interlocked.Exchange(ref _freed, 1) == 0)
+        {
+            Loaded.Dispose();
+        }
     }
 }
 

@@ -316,7 +316,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 sequence.Sampler.Dispose();
                 slots[slot] = null;
                 handles[slot] = null;
-                cache.Release(slot, scrub: outcome is StepOutcome.Failed);
+                // A row that went non-finite is scrubbed even when it ended for another reason (a cancel in the same step).
+                cache.Release(slot, scrub: outcome is StepOutcome.Failed || !finite[slot]);
             }
         }
 
