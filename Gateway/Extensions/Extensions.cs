@@ -26,6 +26,7 @@ internal static class Extensions
         builder.Services.Configure<Grpc.AspNetCore.Server.GrpcServiceOptions>(options => options.IgnoreUnknownServices = true);
 
         builder.Services.AddSingleton<ApiKeyRing>();
+        builder.Services.AddSingleton<InvalidKeyThrottle>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization(options =>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -80,6 +81,72 @@ public sealed class FrontDoorTests(GatewayCluster cluster)
         // Other keys are not slowed by this one.
         using var user = cluster.Http(GatewayCluster.UserKey);
         Assert.Equal(HttpStatusCode.OK, (await user.GetAsync("/v1/models")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_address_guessing_keys_gets_429_for_every_key_until_its_bucket_refills_and_other_addresses_are_not_slowed()
+    {
+        var guesser = IPAddress.Parse("127.0.0.2");
+        using var guessing = cluster.Http(new("guess", "guessed-key-0123456789", ["admin"]), from: guesser);
+        using var rightGuess = cluster.Http(GatewayCluster.UserKey, from: guesser);
+        using var otherAddress = cluster.Http(GatewayCluster.UserKey);
+
+        var guesses = new List<HttpResponseMessage>();
+        for (var i = 0; i < GatewayCluster.InvalidKeyBurst + 2; i++)
+        {
+            guesses.Add(await guessing.GetAsync("/v1/models"));
+        }
+
+        var validKeyWhileThrottled = await rightGuess.GetAsync("/v1/models");
+        var elsewhere = await otherAddress.GetAsync("/v1/models");
+        var throttledFor = Stopwatch.StartNew();
+        var refilled = await FirstAnswerOtherThan429Async(guessing, TimeSpan.FromSeconds(GatewayCluster.InvalidKeySeconds * 3));
+
+        Assert.All(guesses.Take(GatewayCluster.InvalidKeyBurst), guess => Assert.Equal(HttpStatusCode.Unauthorized, guess.StatusCode));
+        var limited = guesses[GatewayCluster.InvalidKeyBurst];
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+        Assert.InRange(limited.Headers.RetryAfter?.Delta ?? TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(GatewayCluster.InvalidKeySeconds));
+        Assert.Equal(HttpStatusCode.TooManyRequests, guesses[^1].StatusCode);
+        // A right guess is not confirmed while the address is throttled.
+        Assert.Equal(HttpStatusCode.TooManyRequests, validKeyWhileThrottled.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
+        // A limit, not a ban: one more guess is checked once a token is back.
+        Assert.Equal(HttpStatusCode.Unauthorized, refilled.StatusCode);
+        Assert.True(throttledFor.Elapsed < TimeSpan.FromSeconds(GatewayCluster.InvalidKeySeconds * 3), $"still throttled after {throttledFor.Elapsed}");
+    }
+
+    [Fact]
+    public async Task An_address_guessing_keys_over_grpc_gets_resource_exhausted()
+    {
+        using var channel = cluster.GrpcChannelFrom(IPAddress.Parse("127.0.0.3"));
+        var models = new ModelService.ModelServiceClient(channel);
+        var guess = GatewayCluster.Credentials(new("guess", "guessed-key-9876543210", ["inference"]));
+
+        var answers = new List<StatusCode>();
+        for (var i = 0; i < GatewayCluster.InvalidKeyBurst + 1; i++)
+        {
+            answers.Add((await Assert.ThrowsAsync<RpcException>(() => models.PredictAsync(Request("hi"), guess).ResponseAsync)).StatusCode);
+        }
+
+        Assert.All(answers.Take(GatewayCluster.InvalidKeyBurst), status => Assert.Equal(StatusCode.Unauthenticated, status));
+        Assert.Equal(StatusCode.ResourceExhausted, answers[^1]);
+    }
+
+    /// <summary>Polls (a 429 spends no token) until the answer is something else.</summary>
+    private static async Task<HttpResponseMessage> FirstAnswerOtherThan429Async(HttpClient http, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            var answer = await http.GetAsync("/v1/models");
+            if (answer.StatusCode != HttpStatusCode.TooManyRequests || watch.Elapsed > timeout)
+            {
+                return answer;
+            }
+
+            await Task.Delay(250);
+        }
     }
 
     [Fact]
