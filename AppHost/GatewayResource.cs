@@ -12,7 +12,7 @@ internal static class GatewayResource
     public static IResourceBuilder<ProjectResource> AddGateway(this IDistributedApplicationBuilder builder, int httpPort, int grpcPort)
     {
         var apiKey = builder.AddParameter(DevelopmentKeyName, new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true);
-        return builder.AddService<Projects.MsSwift_Gateway>("gateway", httpPort, grpcPort)
+        return builder.AddService<Projects.MsSwift_Gateway>("gateway", httpPort, grpcPort, facesNetwork: true)
             .WithExternalHttpEndpoints()
             .WithEnvironment("Gateway__ApiKeys__0__Name", "dev")
             .WithEnvironment("Gateway__ApiKeys__0__Key", apiKey)

@@ -21,6 +21,7 @@ namespace MsSwift.AppHost.Tests;
 public sealed class WholeAppTests
 {
     private static readonly string[] Resources = ["redis", "kafka", "registry", "data", "training", "worker", "inference", "gateway"];
+    private static readonly string[] ServiceAssemblies = ["Registry", "Data", "Training", "Inference", "Gateway"];
     private static readonly TimeSpan StartupTimeout = TimeSpan.FromMinutes(3);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
 
@@ -44,6 +45,7 @@ public sealed class WholeAppTests
             }
 
             started = ProcessTree.OfAspireOrchestrator(Environment.ProcessId);
+            AssertOnlyTheGatewayListensBeyondLoopback(started);
 
             await AssertGatewayIsReady(app);
             await AssertKafkaListsTopicsAndDeliversToAConsumerGroup(await app.GetConnectionStringAsync("kafka"));
@@ -81,6 +83,23 @@ public sealed class WholeAppTests
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Contains("\"id\":\"demo:v1\"", models);
         Assert.Equal(HttpStatusCode.OK, registry.StatusCode);
+    }
+
+    /// <summary>Local runs: every service but the gateway listens on loopback only, so none is reachable past the gateway's keys.</summary>
+    private static void AssertOnlyTheGatewayListensBeyondLoopback(ProcessTree started)
+    {
+        var listeners = ServiceAssemblies.ToDictionary(
+            service => service,
+            service => started.Processes.Where(process => process.Command.Contains($"MsSwift.{service}", StringComparison.Ordinal))
+                .SelectMany(process => ListeningSockets.Of(process.Pid)).ToList());
+
+        foreach (var (service, sockets) in listeners.Where(entry => entry.Key != "Gateway"))
+        {
+            Assert.NotEmpty(sockets);
+            Assert.All(sockets, socket => Assert.True(IPAddress.IsLoopback(socket.Address), $"{service} listens on {socket}"));
+        }
+
+        Assert.Contains(listeners["Gateway"], socket => socket.Address.Equals(IPAddress.Any) || socket.Address.Equals(IPAddress.IPv6Any));
     }
 
     private static async Task AssertKafkaListsTopicsAndDeliversToAConsumerGroup(string? bootstrap)
