@@ -74,6 +74,9 @@ public sealed class WholeAppTests
 
         var readiness = await http.GetAsync("/healthz", timeout.Token);
         var anonymous = await http.GetAsync("/v1/models", timeout.Token);
+        var publicMetrics = await http.GetAsync("/metrics", timeout.Token);
+        using var management = app.CreateHttpClient("gateway", "management");
+        var scraped = await management.GetAsync("/metrics", timeout.Token);
         http.DefaultRequestHeaders.Authorization = new("Bearer", key);
         // Through YARP to inference, which serves the development demo model, and to the registry.
         var models = await http.GetStringAsync("/v1/models", timeout.Token);
@@ -81,6 +84,9 @@ public sealed class WholeAppTests
 
         Assert.Equal(HttpStatusCode.OK, readiness.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        // Prometheus scrapes the gateway on its management port, which is not exposed; the public port has no /metrics.
+        Assert.Equal(HttpStatusCode.NotFound, publicMetrics.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
         Assert.Contains("\"id\":\"demo:v1\"", models);
         Assert.Equal(HttpStatusCode.OK, registry.StatusCode);
     }

@@ -150,6 +150,32 @@ public sealed class FrontDoorTests(GatewayCluster cluster)
     }
 
     [Fact]
+    public async Task Metrics_are_served_only_on_the_management_port_and_health_stays_public()
+    {
+        using var anonymous = cluster.Http(null);
+        using var management = new HttpClient { BaseAddress = cluster.Gateway.ManagementAddress };
+        using var grpcPort = new HttpClient { BaseAddress = cluster.Gateway.GrpcAddress, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var spoofedHost = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        spoofedHost.Headers.Host = cluster.Gateway.ManagementAddress.Authority;
+        // A refusal, so the gateway's own counter has a series to show.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/v1/models")).StatusCode);
+
+        var publicMetrics = await anonymous.GetAsync("/metrics");
+        var spoofed = await anonymous.SendAsync(spoofedHost);
+        var grpcPortMetrics = await grpcPort.GetAsync("/metrics");
+        var scraped = await management.GetAsync("/metrics");
+        var publicHealth = await anonymous.GetAsync("/healthz");
+
+        Assert.Equal(HttpStatusCode.NotFound, publicMetrics.StatusCode);
+        // The port the connection arrived on decides, not the Host header a caller sends.
+        Assert.Equal(HttpStatusCode.NotFound, spoofed.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, grpcPortMetrics.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
+        Assert.Contains("msswift_gateway_rejections", await scraped.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, publicHealth.StatusCode);
+    }
+
+    [Fact]
     public async Task A_body_over_the_limit_is_refused_over_http_and_grpc()
     {
         using var user = cluster.Http(GatewayCluster.UserKey);
