@@ -12,12 +12,15 @@ internal static class GatewayResource
     /// <summary>
     /// Adds the YARP gateway with its HTTP and gRPC ports, reachable from outside, with one API
     /// key holding every scope: generated for local runs (and printed with the addresses once the
-    /// gateway is ready), a secret input in the published manifest (a Kubernetes Secret). Its
+    /// gateway is ready), a required secret input in the published manifest, with no default, so
+    /// the operator supplies it (a Kubernetes Secret) and no deployment tool invents one. Its
     /// metrics are served only on the internal <see cref="ManagementEndpoint"/> port.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddGateway(this IDistributedApplicationBuilder builder, int httpPort, int grpcPort)
     {
-        var apiKey = builder.AddParameter(DevelopmentKeyName, new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true);
+        var apiKey = builder.ExecutionContext.IsPublishMode
+            ? builder.AddParameter(DevelopmentKeyName, secret: true)
+            : builder.AddParameter(DevelopmentKeyName, new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true);
         return builder.AddService<Projects.MsSwift_Gateway>("gateway", httpPort, grpcPort, facesNetwork: true)
             .WithExternalHttpEndpoints()
             // After WithExternalHttpEndpoints, which marks only the endpoints that exist by then. Named
