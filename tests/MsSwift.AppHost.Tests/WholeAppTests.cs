@@ -69,7 +69,7 @@ public sealed class WholeAppTests
         Assert.Contains(started.Processes, process => process.Command.StartsWith("redis-server", StringComparison.Ordinal));
         Assert.Contains(started.Processes, process => process.Command.Contains("MsSwift.KafkaDevBroker.dll", StringComparison.Ordinal));
         Assert.Contains(started.Processes, process => process.Command.Contains("MsSwift.Gateway", StringComparison.Ordinal));
-        var survivors = await Eventually(() => started.StillRunning(), survivors => survivors.Count == 0, TimeSpan.FromSeconds(30));
+        var survivors = await Poll.UntilAsync(() => Task.FromResult(started.StillRunning()), survivors => survivors.Count == 0, TimeSpan.FromSeconds(30));
         Assert.True(survivors.Count == 0, $"processes left behind: {string.Join("; ", survivors)}");
     }
 
@@ -262,18 +262,5 @@ public sealed class WholeAppTests
         }
 
         throw new TimeoutException($"no matching message within {timeout}");
-    }
-
-    private static async Task<T> Eventually<T>(Func<T> read, Func<T, bool> done, TimeSpan timeout)
-    {
-        var deadline = Stopwatch.StartNew();
-        var value = read();
-        while (!done(value) && deadline.Elapsed < timeout)
-        {
-            await Task.Delay(200);
-            value = read();
-        }
-
-        return value;
     }
 }

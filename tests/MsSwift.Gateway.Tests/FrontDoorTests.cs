@@ -7,6 +7,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.V1;
+using MsSwift.Testing;
 
 namespace MsSwift.Gateway.Tests;
 
@@ -100,7 +101,9 @@ public sealed class FrontDoorTests(GatewayCluster cluster)
         var validKeyWhileThrottled = await rightGuess.GetAsync("/v1/models");
         var elsewhere = await otherAddress.GetAsync("/v1/models");
         var throttledFor = Stopwatch.StartNew();
-        var refilled = await FirstAnswerOtherThan429Async(guessing, TimeSpan.FromSeconds(GatewayCluster.InvalidKeySeconds * 3));
+        // Polling spends nothing: a 429 checks no key.
+        var refilled = await Poll.UntilAsync(() => guessing.GetAsync("/v1/models"), answer => answer.StatusCode != HttpStatusCode.TooManyRequests,
+            TimeSpan.FromSeconds(GatewayCluster.InvalidKeySeconds * 3), TimeSpan.FromMilliseconds(250));
 
         Assert.All(guesses.Take(GatewayCluster.InvalidKeyBurst), guess => Assert.Equal(HttpStatusCode.Unauthorized, guess.StatusCode));
         var limited = guesses[GatewayCluster.InvalidKeyBurst];
@@ -131,22 +134,6 @@ public sealed class FrontDoorTests(GatewayCluster cluster)
 
         Assert.All(answers.Take(GatewayCluster.InvalidKeyBurst), status => Assert.Equal(StatusCode.Unauthenticated, status));
         Assert.Equal(StatusCode.ResourceExhausted, answers[^1]);
-    }
-
-    /// <summary>Polls (a 429 spends no token) until the answer is something else.</summary>
-    private static async Task<HttpResponseMessage> FirstAnswerOtherThan429Async(HttpClient http, TimeSpan timeout)
-    {
-        var watch = Stopwatch.StartNew();
-        while (true)
-        {
-            var answer = await http.GetAsync("/v1/models");
-            if (answer.StatusCode != HttpStatusCode.TooManyRequests || watch.Elapsed > timeout)
-            {
-                return answer;
-            }
-
-            await Task.Delay(250);
-        }
     }
 
     [Fact]
