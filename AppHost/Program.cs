@@ -51,6 +51,7 @@ builder.AddGateway(
     .WithDependency(kafka)
     .WithDependency(inference)
     .WithDependency(training)
+    .WithDependency(data)
     .WithDependency(registry);
 
 builder.Build().Run();

@@ -15,24 +15,37 @@ internal static class ServiceResources
     /// Adds a service with two endpoints: <c>http</c> (HTTP/1.1 and HTTP/2 for REST, health,
     /// metrics) and <c>grpc</c> (cleartext HTTP/2 only, as gRPC without TLS needs), with readiness
     /// on <c>/healthz</c>. Other services reach them as <c>http://name</c> and <c>http://_grpc.name</c>.
+    /// In a local run a service listens on loopback only, unless it <paramref name="facesNetwork"/>
+    /// (the gateway): nothing else may be reached from another machine past the gateway's keys.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddService<TProject>(
-        this IDistributedApplicationBuilder builder, string name, int? httpPort = null, int? grpcPort = null)
+        this IDistributedApplicationBuilder builder, string name, int? httpPort = null, int? grpcPort = null, bool facesNetwork = false)
         where TProject : IProjectMetadata, new()
     {
         var publishing = builder.ExecutionContext.IsPublishMode;
-        var service = builder.AddProject<TProject>(name)
+        return builder.AddProject<TProject>(name)
             .WithHttpEndpoint(port: httpPort, targetPort: publishing ? ContainerHttpPort : null, name: HttpEndpoint, env: "HTTP_TARGET_PORT")
             .WithHttpEndpoint(port: grpcPort, targetPort: publishing ? ContainerGrpcPort : null, name: GrpcEndpoint, env: "GRPC_TARGET_PORT")
-            .WithEndpoint(GrpcEndpoint, endpoint => endpoint.Transport = "http2");
-
-        var http = service.GetEndpoint(HttpEndpoint);
-        var grpc = service.GetEndpoint(GrpcEndpoint);
-        return service
-            .WithEnvironment("Kestrel__Endpoints__Http__Url", ReferenceExpression.Create($"http://*:{http.Property(EndpointProperty.TargetPort)}"))
-            .WithEnvironment("Kestrel__Endpoints__Grpc__Url", ReferenceExpression.Create($"http://*:{grpc.Property(EndpointProperty.TargetPort)}"))
+            .WithEndpoint(GrpcEndpoint, endpoint => endpoint.Transport = "http2")
+            .WithKestrelEndpoint(HttpEndpoint, "Http", facesNetwork)
+            .WithKestrelEndpoint(GrpcEndpoint, "Grpc", facesNetwork)
             .WithEnvironment("Kestrel__Endpoints__Grpc__Protocols", "Http2")
             .WithHttpHealthCheck(ReadinessPath, endpointName: HttpEndpoint);
+    }
+
+    /// <summary>
+    /// Has Kestrel endpoint <paramref name="kestrelName"/> listen on the target port of
+    /// <paramref name="endpointName"/>: on every interface in a container (its own network
+    /// namespace) or when it <paramref name="facesNetwork"/>, else on loopback, where the
+    /// orchestrator's proxy and the other local services reach it.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithKestrelEndpoint(
+        this IResourceBuilder<ProjectResource> service, string endpointName, string kestrelName, bool facesNetwork)
+    {
+        var host = facesNetwork || service.ApplicationBuilder.ExecutionContext.IsPublishMode ? "*" : "localhost";
+        var endpoint = service.GetEndpoint(endpointName);
+        return service.WithEnvironment($"Kestrel__Endpoints__{kestrelName}__Url",
+            ReferenceExpression.Create($"http://{host}:{endpoint.Property(EndpointProperty.TargetPort)}"));
     }
 
     /// <summary>

@@ -15,6 +15,23 @@ public sealed class GatewayOptions
 
     /// <summary>How often the canary table is re-read from the registry.</summary>
     public double CanaryRefreshSeconds { get; set; } = 2;
+
+    /// <summary>How many keys that are not valid one client address may present (bounds key guessing).</summary>
+    public InvalidKeyLimitOptions InvalidKeyLimit { get; set; } = new();
+}
+
+/// <summary>
+/// A token bucket per client address, per gateway replica, spent by each request whose key is not
+/// valid. While it is empty, every request from that address that presents a key is answered 429
+/// without the key being checked, so a guess that happens to be right is not confirmed either.
+/// </summary>
+public sealed class InvalidKeyLimitOptions
+{
+    /// <summary>Invalid keys per second an address may present, sustained (bucket refill).</summary>
+    public double PerSecond { get; set; } = 1;
+
+    /// <summary>Invalid keys an address may present at once before the limit applies.</summary>
+    public int Burst { get; set; } = 10;
 }
 
 public sealed class ApiKeyOptions
@@ -78,9 +95,25 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"{section}:ApiKeys has the name '{duplicate.Key}' more than once");
         }
 
+        // A presented key must identify one caller (its scopes, its rate); the secret itself is never printed.
+        var sharedSecrets = options.ApiKeys.Select((key, index) => (key, index))
+            .Where(entry => entry.key.Key.Length > 0)
+            .GroupBy(entry => entry.key.Key, StringComparer.Ordinal)
+            .Where(group => group.Count() > 1);
+        foreach (var shared in sharedSecrets)
+        {
+            var holders = string.Join(" and ", shared.Select(entry => $"{section}:ApiKeys:{entry.index} ('{entry.key.Name}')"));
+            failures.Add($"{holders} have the same Key; every API key needs its own secret");
+        }
+
         if (options.MaxRequestBodyBytes < 1024)
         {
             failures.Add($"{section}:MaxRequestBodyBytes must be at least 1024, got {options.MaxRequestBodyBytes}");
+        }
+
+        if (options.InvalidKeyLimit.PerSecond <= 0 || options.InvalidKeyLimit.Burst < 1)
+        {
+            failures.Add($"{section}:InvalidKeyLimit: PerSecond must be positive and Burst at least 1, got {options.InvalidKeyLimit.PerSecond} and {options.InvalidKeyLimit.Burst}");
         }
 
         if (options.CanaryRefreshSeconds <= 0)

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MsSwift.ServiceDefaults.Grpc;
@@ -25,6 +26,13 @@ public static class Extensions
 
     /// <summary>Prometheus scrape endpoint.</summary>
     public const string MetricsEndpointPath = "/metrics";
+
+    /// <summary>
+    /// Kestrel endpoint (<c>Kestrel:Endpoints:Management:Url</c>) that, when a service configures
+    /// it, is the only port answering <see cref="MetricsEndpointPath"/>: a service whose other
+    /// ports face the public (the gateway) keeps its internal metrics off them.
+    /// </summary>
+    public const string ManagementEndpointName = "Management";
 
     /// <summary>Tag for health checks that belong to liveness.</summary>
     public const string LiveTag = "live";
@@ -92,8 +100,10 @@ public static class Extensions
 
     /// <summary>
     /// Maps <c>/healthz</c>, <c>/alive</c>, <c>/metrics</c> and the gRPC health service. They are
-    /// mapped in every environment because Kubernetes probes and Prometheus need them. Also
-    /// answers gRPC requests whose message is not valid protobuf with INVALID_ARGUMENT.
+    /// mapped in every environment because Kubernetes probes and Prometheus need them. With a
+    /// <see cref="ManagementEndpointName"/> endpoint configured, <c>/metrics</c> answers only there
+    /// (404 on every other port); health stays on every port, for probes and YARP's health checks.
+    /// Also answers gRPC requests whose message is not valid protobuf with INVALID_ARGUMENT.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
@@ -103,9 +113,40 @@ public static class Extensions
         {
             Predicate = check => check.Tags.Contains(LiveTag),
         });
-        app.MapPrometheusScrapingEndpoint(MetricsEndpointPath);
+        if (ManagementPort(app.Configuration) is { } managementPort)
+        {
+            app.MapPrometheusScrapingEndpoint(MetricsEndpointPath, meterProvider: null, configureBranchedPipeline: branch => branch.Use((context, next) =>
+            {
+                // The port the connection arrived on, not the Host header, which the caller chooses.
+                if (context.Connection.LocalPort == managementPort)
+                {
+                    return next(context);
+                }
+
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }), optionsName: null);
+        }
+        else
+        {
+            app.MapPrometheusScrapingEndpoint(MetricsEndpointPath);
+        }
+
         app.MapGrpcHealthChecksService();
         return app;
+    }
+
+    /// <summary>The port of the <see cref="ManagementEndpointName"/> Kestrel endpoint, if one is configured.</summary>
+    private static int? ManagementPort(IConfiguration configuration)
+    {
+        var key = $"Kestrel:Endpoints:{ManagementEndpointName}:Url";
+        if (configuration[key] is not { Length: > 0 } url)
+        {
+            return null;
+        }
+
+        var port = BindingAddress.Parse(url).Port;
+        return port > 0 ? port : throw new InvalidOperationException($"{key} must name a fixed port, got '{url}'");
     }
 
     private static bool IsInfrastructurePath(PathString path) =>

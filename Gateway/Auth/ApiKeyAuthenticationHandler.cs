@@ -3,20 +3,25 @@ using System.Text.Encodings.Web;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using MsSwift.Gateway.RateLimiting;
 
 namespace MsSwift.Gateway.Auth;
 
 /// <summary>
 /// Authenticates callers by API key (<c>Authorization: Bearer &lt;key&gt;</c>, as OpenAI clients
 /// send it, or <c>x-api-key</c>). No key or an unknown key: 401; a key without the route's scope: 403.
+/// An address that presented too many unknown keys gets 429 for any key until its
+/// <see cref="InvalidKeyThrottle"/> bucket refills.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyRing keys)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyRing keys, InvalidKeyThrottle throttle)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string ApiKeyHeader = "x-api-key";
     public const string CallerNameClaim = "msswift.caller";
+
+    private TimeSpan? _throttledFor;
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -26,8 +31,16 @@ internal sealed class ApiKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
+        var address = Context.Connection.RemoteIpAddress;
+        if (throttle.RetryAfter(address) is { } wait)
+        {
+            _throttledFor = wait;
+            return Task.FromResult(AuthenticateResult.Fail("too many invalid API keys from this address"));
+        }
+
         if (keys.Find(presented) is not { } key)
         {
+            throttle.Spend(address);
             return Task.FromResult(AuthenticateResult.Fail("unknown API key"));
         }
 
@@ -38,6 +51,12 @@ internal sealed class ApiKeyAuthenticationHandler(
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (_throttledFor is { } wait)
+        {
+            return GatewayRejection.WriteAsync(Context, StatusCodes.Status429TooManyRequests, StatusCode.ResourceExhausted, "Too many invalid keys",
+                $"this address presented too many API keys that are not valid; retry after {Math.Ceiling(wait.TotalSeconds)} s", wait);
+        }
+
         GatewayRejection.AddWwwAuthenticate(Context);
         var detail = Presented(Request) is null
             ? "an API key is required: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'"

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Gateway.Auth;
@@ -26,6 +27,7 @@ internal static class Extensions
         builder.Services.Configure<Grpc.AspNetCore.Server.GrpcServiceOptions>(options => options.IgnoreUnknownServices = true);
 
         builder.Services.AddSingleton<ApiKeyRing>();
+        builder.Services.AddSingleton<InvalidKeyThrottle>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization(options =>
@@ -44,6 +46,7 @@ internal static class Extensions
         builder.AddKafka(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded);
 
         builder.Services.AddServiceGrpcClient<ModelRegistry.ModelRegistryClient>("http://_grpc.registry");
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CanaryTable>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CanaryTable>());
 

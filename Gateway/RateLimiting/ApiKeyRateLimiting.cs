@@ -17,15 +17,15 @@ internal static class ApiKeyRateLimiting
         .AddRateLimiter(_ => { })
         .AddSingleton<IConfigureOptions<RateLimiterOptions>, ConfigureLimiter>();
 
-    /// <summary>Refilled ten times a second (or once per token for slow keys), so a key never waits a whole second for its rate.</summary>
-    private static TokenBucketRateLimiterOptions Bucket(ApiKeyOptions key)
+    /// <summary>Refilled ten times a second (or once per token for slow rates), so a caller never waits a whole second for its rate.</summary>
+    public static TokenBucketRateLimiterOptions Bucket(double perSecond, int burst)
     {
-        var tokensPerPeriod = Math.Max(1, (int)Math.Round(key.RequestsPerSecond / 10));
+        var tokensPerPeriod = Math.Max(1, (int)Math.Round(perSecond / 10));
         return new TokenBucketRateLimiterOptions
         {
-            TokenLimit = key.Burst,
+            TokenLimit = burst,
             TokensPerPeriod = tokensPerPeriod,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(tokensPerPeriod / key.RequestsPerSecond),
+            ReplenishmentPeriod = TimeSpan.FromSeconds(tokensPerPeriod / perSecond),
             QueueLimit = 0,
             AutoReplenishment = true,
         };
@@ -41,7 +41,7 @@ internal static class ApiKeyRateLimiting
                 var key = caller is null ? null : gateway.Value.ApiKeys.Find(candidate => candidate.Name == caller);
                 return key is null
                     ? RateLimitPartition.GetNoLimiter("")
-                    : RateLimitPartition.GetTokenBucketLimiter(key.Name, _ => Bucket(key));
+                    : RateLimitPartition.GetTokenBucketLimiter(key.Name, _ => Bucket(key.RequestsPerSecond, key.Burst));
             });
             options.OnRejected = (context, _) =>
             {

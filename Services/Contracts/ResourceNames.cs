@@ -9,6 +9,7 @@ public static partial class ResourceNames
 
     public static bool IsValid(string name) => Pattern().IsMatch(name);
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    // \A and \z, not ^ and $: $ also matches before a final '\n', which would let "v1\n" through.
+    [GeneratedRegex(@"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
     private static partial Regex Pattern();
 }

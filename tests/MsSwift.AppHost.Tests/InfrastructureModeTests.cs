@@ -54,7 +54,8 @@ public sealed class InfrastructureModeTests
         }
 
         Assert.Equal(["redis", "kafka", "registry"], WaitsFor(resources["inference"]));
-        Assert.Equal(["kafka", "inference", "training", "registry"], WaitsFor(resources["gateway"]));
+        // The gateway routes to every service, so it needs each one's address (and waits for it).
+        Assert.Equal(["kafka", "inference", "training", "data", "registry"], WaitsFor(resources["gateway"]));
         Assert.Equal(["redis", "data", "training"], WaitsFor(resources["worker"]));
     }
 

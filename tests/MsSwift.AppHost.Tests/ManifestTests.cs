@@ -40,7 +40,7 @@ public sealed class ManifestTests
     [Fact]
     public void The_published_redis_keeps_its_data_on_a_volume_with_an_append_only_file()
     {
-        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot, "aspire-manifest.json")));
+        using var manifest = CommittedManifest();
         var redis = manifest.RootElement.GetProperty("resources").GetProperty("redis");
 
         var volume = Assert.Single(redis.GetProperty("volumes").EnumerateArray());
@@ -53,4 +53,21 @@ public sealed class ManifestTests
         Assert.Matches(@"^redis-server .* --appendonly yes --appendfsync everysec$", arguments[1]);
         Assert.Equal(2, arguments.Count);
     }
+
+    [Fact]
+    public void The_published_all_scopes_key_is_a_required_secret_the_operator_supplies_not_a_generated_one()
+    {
+        using var manifest = CommittedManifest();
+
+        var key = manifest.RootElement.GetProperty("resources").GetProperty("gateway-dev-key");
+        var input = key.GetProperty("inputs").GetProperty("value");
+
+        Assert.Equal("parameter.v0", key.GetProperty("type").GetString());
+        Assert.True(input.GetProperty("secret").GetBoolean());
+        // A "generate" default would let a deployment tool mint an admin key nobody was given.
+        Assert.False(input.TryGetProperty("default", out var fallback), $"the key has a default: {fallback}");
+    }
+
+    private static JsonDocument CommittedManifest() =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot, "aspire-manifest.json")));
 }

@@ -72,6 +72,26 @@ public sealed class ServiceStartupTests
     }
 
     [Fact]
+    public async Task Gateway_with_two_keys_sharing_a_secret_exits_naming_both_keys_but_not_the_secret()
+    {
+        const string secret = "shared-secret-0123456789";
+        var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Gateway().ProjectPath, new Dictionary<string, string>
+        {
+            ["Gateway__ApiKeys__0__Name"] = "ops",
+            ["Gateway__ApiKeys__0__Key"] = secret,
+            ["Gateway__ApiKeys__0__Scopes__0"] = "admin",
+            ["Gateway__ApiKeys__1__Name"] = "app",
+            ["Gateway__ApiKeys__1__Key"] = secret,
+            ["Gateway__ApiKeys__1__Scopes__0"] = "inference",
+        });
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("Gateway:ApiKeys:0 ('ops') and Gateway:ApiKeys:1 ('app') have the same Key", output);
+        Assert.DoesNotContain(secret, output);
+        Assert.DoesNotContain("Now listening on", output);
+    }
+
+    [Fact]
     public async Task Registry_without_configuration_exits_naming_every_missing_key()
     {
         var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Registry().ProjectPath, new Dictionary<string, string>());

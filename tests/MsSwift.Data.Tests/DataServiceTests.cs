@@ -85,6 +85,62 @@ public sealed class DataServiceTests : IAsyncLifetime
         Assert.Contains("first_batch needs max_batches", firstWithoutMax.Status.Detail);
     }
 
+    [Fact]
+    public async Task A_symbolic_link_inside_an_allowed_directory_that_leads_outside_is_refused()
+    {
+        using var http = new HttpClient { BaseAddress = _server.HttpAddress };
+        var outside = Directory.CreateTempSubdirectory("msswift-outside-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(outside, "secret.txt"), "not for datasets\n");
+            await File.WriteAllTextAsync(Path.Combine(_allowed, "inside.txt"), "a book inside\n");
+            File.CreateSymbolicLink(Path.Combine(_allowed, "passwd.txt"), "/etc/passwd");
+            File.CreateSymbolicLink(Path.Combine(_allowed, "relative.txt"), Path.Combine("..", Path.GetFileName(outside), "secret.txt"));
+            Directory.CreateSymbolicLink(Path.Combine(_allowed, "elsewhere"), outside);
+            File.CreateSymbolicLink(Path.Combine(_allowed, "alias.txt"), Path.Combine(_allowed, "inside.txt"));
+
+            var fileLink = await http.PostAsJsonAsync("/datasets/links/from-path", new { path = Path.Combine(_allowed, "passwd.txt") });
+            var relativeLink = await http.PostAsJsonAsync("/datasets/links/from-path", new { path = Path.Combine(_allowed, "relative.txt") });
+            var directoryLink = await http.PostAsJsonAsync("/datasets/links/from-path", new { path = Path.Combine(_allowed, "elsewhere", "secret.txt") });
+            var linkWithin = await http.PostAsJsonAsync("/datasets/links/from-path", new { path = Path.Combine(_allowed, "alias.txt") });
+
+            Assert.Equal(HttpStatusCode.Forbidden, fileLink.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, relativeLink.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, directoryLink.StatusCode);
+            Assert.Equal("application/problem+json", directoryLink.Content.Headers.ContentType?.MediaType);
+            // A link that stays inside the allowed directory is fine.
+            Assert.Equal(HttpStatusCode.Created, linkWithin.StatusCode);
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("""{"path": null}""")]
+    [InlineData("""{"path": ""}""")]
+    [InlineData("""{"path": 5}""")]
+    [InlineData("{broken")]
+    [InlineData("")]
+    [InlineData("null")]
+    public async Task A_from_path_body_without_a_path_gets_400_naming_the_field_and_the_service_stays_up(string body)
+    {
+        using var http = new HttpClient { BaseAddress = _server.HttpAddress };
+        var allowedFile = Path.Combine(_allowed, "ok.txt");
+        await File.WriteAllTextAsync(allowedFile, "a fine book\n");
+
+        var refused = await http.PostAsync("/datasets/nopath/from-path", new StringContent(body, Encoding.UTF8, "application/json"));
+        var next = await http.PostAsJsonAsync("/datasets/nopath/from-path", new { path = allowedFile });
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("path", out _), problem.ToString());
+        Assert.Equal(HttpStatusCode.Created, next.StatusCode);
+    }
+
     private async Task<List<TokenBatchMessage>> BatchesAsync(BatchRequest request)
     {
         using var call = _server.Client.StreamBatches(request);

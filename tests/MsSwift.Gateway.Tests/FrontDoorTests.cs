@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -6,6 +7,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.V1;
+using MsSwift.Testing;
 
 namespace MsSwift.Gateway.Tests;
 
@@ -80,6 +82,84 @@ public sealed class FrontDoorTests(GatewayCluster cluster)
         // Other keys are not slowed by this one.
         using var user = cluster.Http(GatewayCluster.UserKey);
         Assert.Equal(HttpStatusCode.OK, (await user.GetAsync("/v1/models")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_address_guessing_keys_gets_429_for_every_key_until_its_bucket_refills_and_other_addresses_are_not_slowed()
+    {
+        var guesser = IPAddress.Parse("127.0.0.2");
+        using var guessing = cluster.Http(new("guess", "guessed-key-0123456789", ["admin"]), from: guesser);
+        using var rightGuess = cluster.Http(GatewayCluster.UserKey, from: guesser);
+        using var otherAddress = cluster.Http(GatewayCluster.UserKey);
+
+        var guesses = new List<HttpResponseMessage>();
+        for (var i = 0; i < GatewayCluster.InvalidKeyBurst + 2; i++)
+        {
+            guesses.Add(await guessing.GetAsync("/v1/models"));
+        }
+
+        var validKeyWhileThrottled = await rightGuess.GetAsync("/v1/models");
+        var elsewhere = await otherAddress.GetAsync("/v1/models");
+        var throttledFor = Stopwatch.StartNew();
+        // Polling spends nothing: a 429 checks no key.
+        var refilled = await Poll.UntilAsync(() => guessing.GetAsync("/v1/models"), answer => answer.StatusCode != HttpStatusCode.TooManyRequests,
+            TimeSpan.FromSeconds(GatewayCluster.InvalidKeySeconds * 3), TimeSpan.FromMilliseconds(250));
+
+        Assert.All(guesses.Take(GatewayCluster.InvalidKeyBurst), guess => Assert.Equal(HttpStatusCode.Unauthorized, guess.StatusCode));
+        var limited = guesses[GatewayCluster.InvalidKeyBurst];
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+        Assert.InRange(limited.Headers.RetryAfter?.Delta ?? TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(GatewayCluster.InvalidKeySeconds));
+        Assert.Equal(HttpStatusCode.TooManyRequests, guesses[^1].StatusCode);
+        // A right guess is not confirmed while the address is throttled.
+        Assert.Equal(HttpStatusCode.TooManyRequests, validKeyWhileThrottled.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
+        // A limit, not a ban: one more guess is checked once a token is back.
+        Assert.Equal(HttpStatusCode.Unauthorized, refilled.StatusCode);
+        Assert.True(throttledFor.Elapsed < TimeSpan.FromSeconds(GatewayCluster.InvalidKeySeconds * 3), $"still throttled after {throttledFor.Elapsed}");
+    }
+
+    [Fact]
+    public async Task An_address_guessing_keys_over_grpc_gets_resource_exhausted()
+    {
+        using var channel = cluster.GrpcChannelFrom(IPAddress.Parse("127.0.0.3"));
+        var models = new ModelService.ModelServiceClient(channel);
+        var guess = GatewayCluster.Credentials(new("guess", "guessed-key-9876543210", ["inference"]));
+
+        var answers = new List<StatusCode>();
+        for (var i = 0; i < GatewayCluster.InvalidKeyBurst + 1; i++)
+        {
+            answers.Add((await Assert.ThrowsAsync<RpcException>(() => models.PredictAsync(Request("hi"), guess).ResponseAsync)).StatusCode);
+        }
+
+        Assert.All(answers.Take(GatewayCluster.InvalidKeyBurst), status => Assert.Equal(StatusCode.Unauthenticated, status));
+        Assert.Equal(StatusCode.ResourceExhausted, answers[^1]);
+    }
+
+    [Fact]
+    public async Task Metrics_are_served_only_on_the_management_port_and_health_stays_public()
+    {
+        using var anonymous = cluster.Http(null);
+        using var management = new HttpClient { BaseAddress = cluster.Gateway.ManagementAddress };
+        using var grpcPort = new HttpClient { BaseAddress = cluster.Gateway.GrpcAddress, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var spoofedHost = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        spoofedHost.Headers.Host = cluster.Gateway.ManagementAddress.Authority;
+        // A refusal, so the gateway's own counter has a series to show.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/v1/models")).StatusCode);
+
+        var publicMetrics = await anonymous.GetAsync("/metrics");
+        var spoofed = await anonymous.SendAsync(spoofedHost);
+        var grpcPortMetrics = await grpcPort.GetAsync("/metrics");
+        var scraped = await management.GetAsync("/metrics");
+        var publicHealth = await anonymous.GetAsync("/healthz");
+
+        Assert.Equal(HttpStatusCode.NotFound, publicMetrics.StatusCode);
+        // The port the connection arrived on decides, not the Host header a caller sends.
+        Assert.Equal(HttpStatusCode.NotFound, spoofed.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, grpcPortMetrics.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
+        Assert.Contains("msswift_gateway_rejections", await scraped.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, publicHealth.StatusCode);
     }
 
     [Fact]

@@ -161,6 +161,39 @@ public sealed class RegistryApiTests(RegistryCluster cluster)
         Assert.Equal(orphan.EventId, Assert.Single(published).EventId);
     }
 
+    [Fact]
+    public async Task Canaries_are_listed_alone_by_name_a_page_at_a_time()
+    {
+        var percents = new Dictionary<string, int> { ["canaries-a"] = 10, ["canaries-b"] = 20, ["canaries-c"] = 30 };
+        foreach (var (name, percent) in percents)
+        {
+            await RegisterAsync(name, "v1", "v2");
+            await cluster.First.Admin.PromoteAsync(new ChangeVersionRequest { Model = name, Version = "v1" });
+            await cluster.First.Admin.SetCanaryAsync(new SetCanaryRequest { Model = name, Version = "v2", Percent = percent });
+        }
+
+        await RegisterAsync("canaries-none", "v1", "v2");
+
+        var pages = new List<ListCanariesResponse>();
+        var request = new ListCanariesRequest { PageSize = 2 };
+        do
+        {
+            pages.Add(await cluster.Second.Reader.ListCanariesAsync(request));
+            request.PageToken = pages[^1].NextPageToken;
+        }
+        while (request.PageToken.Length > 0 && pages.Count < 100);
+        var listed = pages.SelectMany(page => page.Canaries).ToList();
+
+        Assert.All(pages, page => Assert.InRange(page.Canaries.Count, 0, 2));
+        Assert.Equal(listed.Select(entry => entry.Model).Order(StringComparer.Ordinal), listed.Select(entry => entry.Model));
+        Assert.Equal(
+            percents.Select(entry => $"{entry.Key}: v2 {entry.Value}%"),
+            listed.Where(entry => entry.Model.StartsWith("canaries-", StringComparison.Ordinal)).Select(entry => $"{entry.Model}: {entry.Canary.Version} {entry.Canary.Percent}%"));
+        Assert.All(listed, entry => Assert.InRange(entry.Canary.Percent, 1, 99));
+        Assert.Equal(StatusCode.InvalidArgument, await RefusedAsync(cluster.First.Reader.ListCanariesAsync(new ListCanariesRequest { PageSize = 1001 })));
+        Assert.Equal(StatusCode.InvalidArgument, await RefusedAsync(cluster.First.Reader.ListCanariesAsync(new ListCanariesRequest { PageToken = "not a name" })));
+    }
+
     private async Task<RegisteredModel> RegisterAsync(string name, params string[] versions)
     {
         RegisteredModel model = null!;

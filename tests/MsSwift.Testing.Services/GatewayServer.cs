@@ -8,14 +8,19 @@ public sealed record TestApiKey(string Name, string Key, IReadOnlyList<string> S
 /// <summary>
 /// The real gateway as a process, its YARP destinations pointed by service-discovery
 /// configuration at real inference and registry processes, with the given API keys, queueing
-/// asynchronous predictions on the infrastructure's broker.
+/// asynchronous predictions on the infrastructure's broker, and Prometheus metrics on a separate
+/// management port, as the AppHost runs it.
 /// </summary>
 public sealed class GatewayServer : ServiceProcess
 {
-    private GatewayServer(int httpPort, IReadOnlyDictionary<string, string?> settings)
-        : base("GatewayServicePath", httpPort, FreeTcpPort.Next(), settings)
+    private GatewayServer(int httpPort, int managementPort, IReadOnlyDictionary<string, string?> settings)
+        : base("GatewayServicePath", httpPort, FreeTcpPort.Next(), WithManagement(managementPort, settings))
     {
+        ManagementAddress = new Uri($"http://127.0.0.1:{managementPort.ToString(CultureInfo.InvariantCulture)}");
     }
+
+    /// <summary>The management port (Prometheus scrapes), which the AppHost does not expose.</summary>
+    public Uri ManagementAddress { get; }
 
     public static Task<GatewayServer> StartReadyAsync(
         ServiceInfrastructure infrastructure, IReadOnlyList<ServiceProcess> inference, ServiceProcess registry, IReadOnlyList<TestApiKey> keys,
@@ -53,6 +58,9 @@ public sealed class GatewayServer : ServiceProcess
             settings[key] = value;
         }
 
-        return ReadyAsync(new GatewayServer(FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+        return ReadyAsync(new GatewayServer(FreeTcpPort.Next(), FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
     }
+
+    private static Dictionary<string, string?> WithManagement(int managementPort, IReadOnlyDictionary<string, string?> settings) =>
+        new(settings) { ["Kestrel__Endpoints__Management__Url"] = $"http://127.0.0.1:{managementPort.ToString(CultureInfo.InvariantCulture)}" };
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts;
@@ -26,29 +27,53 @@ internal static class DatasetEndpoints
             using var reader = new StreamReader(http.Request.Body);
             return await IngestAsync(name, reader, http.Request.Query, store, http.RequestAborted);
         });
-        datasets.MapPost("/{name}/from-path", async (string name, PathRequest body, HttpContext http, DatasetStore store, IOptions<DataOptions> options) =>
-        {
-            var path = Path.GetFullPath(body.Path ?? "");
-            var allowed = options.Value.AllowedPaths.Select(Path.GetFullPath).Any(root => path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal));
-            if (!allowed)
-            {
-                return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Path not allowed",
-                    detail: $"'{path}' is not under Data:AllowedPaths ({string.Join(", ", options.Value.AllowedPaths)})");
-            }
-
-            if (!File.Exists(path))
-            {
-                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such file", detail: $"'{path}' does not exist");
-            }
-
-            using var reader = new StreamReader(path);
-            return await IngestAsync(name, reader, http.Request.Query, store, http.RequestAborted);
-        });
+        datasets.MapPost("/{name}/from-path", FromPathAsync);
         datasets.MapGet("/{name}/{version?}", async (string name, string? version, DatasetStore store) =>
             await store.FindAsync(name, version ?? "") is { } info
                 ? Results.Text(Google.Protobuf.JsonFormatter.Default.Format(info), "application/json")
                 : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown dataset", detail: $"no dataset '{name}' version '{version ?? "latest"}'"));
         return app;
+    }
+
+    /// <summary>Ingests a file the service can read itself; only under <see cref="DataOptions.AllowedPaths"/>.</summary>
+    private static async Task<IResult> FromPathAsync(string name, HttpContext http, DatasetStore store, IOptions<DataOptions> options)
+    {
+        if (await ReadPathAsync(http.Request) is not { } requested)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["path"] = ["send a JSON body {\"path\": \"...\"} naming a file under Data:AllowedPaths"],
+            });
+        }
+
+        string path;
+        bool allowed;
+        try
+        {
+            // Links resolved first, in the request and the allow list: a link inside an allowed
+            // directory must not lead outside it.
+            path = RealPath.Resolve(requested);
+            allowed = options.Value.AllowedPaths.Any(root => RealPath.IsUnder(path, RealPath.Resolve(root)));
+        }
+        catch (Exception error) when (error is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["path"] = [error.Message] });
+        }
+
+        if (!allowed)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Path not allowed",
+                detail: $"'{requested}' is not under Data:AllowedPaths ({string.Join(", ", options.Value.AllowedPaths)}) once symbolic links are resolved");
+        }
+
+        if (!File.Exists(path))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such file", detail: $"'{requested}' does not exist");
+        }
+
+        // The resolved path is opened, not the requested one: what was checked is what is read.
+        using var reader = new StreamReader(path);
+        return await IngestAsync(name, reader, http.Request.Query, store, http.RequestAborted);
     }
 
     private static async Task<IResult> IngestAsync(string name, TextReader reader, IQueryCollection query, DatasetStore store, CancellationToken cancellationToken)
@@ -91,6 +116,20 @@ internal static class DatasetEndpoints
 
         await store.SaveAsync(built, cancellationToken);
         return Results.Text(Google.Protobuf.JsonFormatter.Default.Format(built.Info), "application/json", statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>The <c>path</c> of a from-path body; null when the body is not JSON or names no path.</summary>
+    private static async Task<string?> ReadPathAsync(HttpRequest request)
+    {
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<PathRequest>(request.Body, JsonSerializerOptions.Web, request.HttpContext.RequestAborted);
+            return string.IsNullOrWhiteSpace(body?.Path) ? null : body.Path;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     internal sealed record PathRequest(string? Path);

@@ -11,4 +11,7 @@ internal sealed class ModelRegistryImpl(RegistryService registry) : ModelRegistr
 
     public override Task<RegisteredModel> GetModel(GetModelRequest request, ServerCallContext context) =>
         registry.GetAsync(request.Model);
+
+    public override Task<ListCanariesResponse> ListCanaries(ListCanariesRequest request, ServerCallContext context) =>
+        registry.ListCanariesAsync(request.PageSize, request.PageToken);
 }

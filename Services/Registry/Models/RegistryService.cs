@@ -14,7 +14,44 @@ namespace MsSwift.Registry.Models;
 public sealed partial class RegistryService(
     ModelStore store, CheckpointInspector checkpoints, ModelEventOutbox outbox, TimeProvider time, ILogger<RegistryService> logger)
 {
+    public const int DefaultCanaryPageSize = 500;
+    public const int MaxCanaryPageSize = 1000;
+
     public Task<IReadOnlyList<RegisteredModel>> ListAsync() => store.ListAsync();
+
+    /// <summary>
+    /// One page of the models that have a canary, by name, after <paramref name="pageToken"/> (the
+    /// last name of the previous page). Each entry is two names and a number, so a page stays far
+    /// below any message limit whatever the records hold.
+    /// </summary>
+    public async Task<ListCanariesResponse> ListCanariesAsync(int pageSize, string pageToken)
+    {
+        if (pageSize is < 0 or > MaxCanaryPageSize)
+        {
+            throw new RegistryException(RegistryError.InvalidArgument, $"page_size must be between 1 and {MaxCanaryPageSize} (0 for {DefaultCanaryPageSize}), got {pageSize}");
+        }
+
+        if (pageToken.Length > 0)
+        {
+            ModelRules.ValidateName(pageToken, "page_token");
+        }
+
+        var size = pageSize == 0 ? DefaultCanaryPageSize : pageSize;
+        // The store lists models by name; a canary index would spare reading every record, which
+        // ListModels does too.
+        var canaries = (await store.ListAsync())
+            .Where(model => model.Canary is { Percent: > 0 } && string.CompareOrdinal(model.Name, pageToken) > 0)
+            .Take(size + 1)
+            .Select(model => new ModelCanary { Model = model.Name, Canary = model.Canary })
+            .ToList();
+        var page = new ListCanariesResponse { Canaries = { canaries.Take(size) } };
+        if (canaries.Count > size)
+        {
+            page.NextPageToken = page.Canaries[^1].Model;
+        }
+
+        return page;
+    }
 
     public async Task<RegisteredModel> GetAsync(string model)
     {
