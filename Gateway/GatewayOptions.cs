@@ -73,6 +73,11 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             {
                 failures.Add($"{at}:Name is missing");
             }
+            else if (key.Name.Contains('/', StringComparison.Ordinal))
+            {
+                // Async request ids are scoped as {key name}/{id}: a '/' in a name would let one key's ids collide with another's.
+                failures.Add($"{at}:Name must not contain '/', got '{key.Name}'");
+            }
 
             if (key.Key.Length < MinimumKeyLength)
             {

@@ -72,7 +72,7 @@ public sealed class ServiceStartupTests
     }
 
     [Fact]
-    public async Task Gateway_with_two_keys_sharing_a_secret_exits_naming_both_keys_but_not_the_secret()
+    public async Task Gateway_with_two_keys_sharing_a_secret_or_a_slash_in_a_name_exits_naming_the_keys_but_not_the_secret()
     {
         const string secret = "shared-secret-0123456789";
         var (exitCode, output) = await RunServiceAsync(new Projects.MsSwift_Gateway().ProjectPath, new Dictionary<string, string>
@@ -83,10 +83,15 @@ public sealed class ServiceStartupTests
             ["Gateway__ApiKeys__1__Name"] = "app",
             ["Gateway__ApiKeys__1__Key"] = secret,
             ["Gateway__ApiKeys__1__Scopes__0"] = "inference",
+            ["Gateway__ApiKeys__2__Name"] = "team/app",
+            ["Gateway__ApiKeys__2__Key"] = "another-secret-0123456789",
+            ["Gateway__ApiKeys__2__Scopes__0"] = "inference",
         });
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("Gateway:ApiKeys:0 ('ops') and Gateway:ApiKeys:1 ('app') have the same Key", output);
+        // Async request ids are scoped as {name}/{id}: 'team/app' with id 'x' would be 'team' with id 'app/x'.
+        Assert.Contains("Gateway:ApiKeys:2:Name must not contain '/'", output);
         Assert.DoesNotContain(secret, output);
         Assert.DoesNotContain("Now listening on", output);
     }

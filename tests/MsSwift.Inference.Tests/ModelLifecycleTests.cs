@@ -5,6 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
+using MsSwift.Testing;
 
 namespace MsSwift.Inference.Tests;
 
@@ -129,21 +130,7 @@ public sealed class ModelLifecycleTests
 
     private static Task<bool> EventuallyAsync(Func<bool> condition) => EventuallyAsync(() => Task.FromResult(condition()));
 
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return false;
-    }
+    private static Task<bool> EventuallyAsync(Func<Task<bool>> condition) => Poll.UntilAsync(condition, Timeout, TimeSpan.FromMilliseconds(50));
 
     private static PredictRequest Request(string prompt, int maxNewTokens) => new()
     {

@@ -46,7 +46,7 @@ public sealed class KafkaTopicProvisionerTests : IAsyncLifetime
         var entry = (await health.CheckHealthAsync()).Entries["kafka-topics"];
         // Someone creates it (here the mock's auto-creation on produce): the retries notice.
         await app.Services.GetRequiredService<KafkaProducer>().ProduceAsync(Absent, "k", [1]);
-        var recovered = await WaitUntil.TrueAsync(
+        var recovered = await Poll.UntilAsync(
             async () => (await health.CheckHealthAsync()).Entries["kafka-topics"].Status == HealthStatus.Healthy, TimeSpan.FromSeconds(30));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, readiness.StatusCode);

@@ -130,13 +130,6 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
         return TokenBatch.FromWindows(randint(0, Config.VocabSize, [4, 17], generator: generator));
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition never became true");
-            await Task.Delay(50);
-        }
-    }
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition) =>
+        Assert.True(await Poll.UntilAsync(condition, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50)), "the condition never became true");
 }
