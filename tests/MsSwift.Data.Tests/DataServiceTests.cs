@@ -6,11 +6,12 @@ using System.Text.Json;
 using Grpc.Core;
 using MsSwift.Contracts.Data.V1;
 using MsSwift.Testing.Services;
+using Xunit.Abstractions;
 
 namespace MsSwift.Data.Tests;
 
 /// <summary>The real data service process: ingest over HTTP, batches over gRPC, with real Redis and storage.</summary>
-public sealed class DataServiceTests : IAsyncLifetime
+public sealed partial class DataServiceTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly string _allowed = Directory.CreateTempSubdirectory("msswift-allowed-").FullName;
     private ServiceInfrastructure _infrastructure = null!;

@@ -60,7 +60,10 @@ internal sealed partial class AsyncPredictHandler(
             throw new PoisonMessageException("request_id is missing and the message has no key");
         }
 
-        var answer = await ClaimOrAnswerAsync(request.RequestId, cancellationToken);
+        // The claim belongs to this message, not just this replica: a second copy arriving here
+        // waits for the first, while a retry of this same message takes its own claim back.
+        var owner = $"{_owner}:{message.TopicPartitionOffset}";
+        var answer = await ClaimOrAnswerAsync(request.RequestId, owner, cancellationToken);
         Headers? headers = null;
         if (answer is not null)
         {
@@ -69,18 +72,18 @@ internal sealed partial class AsyncPredictHandler(
         }
         else
         {
-            answer = await ServeAndStoreAsync(request, cancellationToken);
+            answer = await ServeAndStoreAsync(request, owner, cancellationToken);
         }
 
         await producer.ProduceAsync(KafkaTopics.InferenceResults, request.RequestId, answer, headers, cancellationToken);
     }
 
     /// <summary>Null once this replica holds the request; the stored answer when it was answered already.</summary>
-    private async Task<byte[]?> ClaimOrAnswerAsync(string requestId, CancellationToken cancellationToken)
+    private async Task<byte[]?> ClaimOrAnswerAsync(string requestId, string owner, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var (answer, claimed) = await ledger.ClaimAsync(requestId, _owner);
+            var (answer, claimed) = await ledger.ClaimAsync(requestId, owner);
             if (answer is not null || claimed)
             {
                 return answer;
@@ -96,17 +99,17 @@ internal sealed partial class AsyncPredictHandler(
     /// answer to republish, never a second generation. A store that fails because Redis is away is
     /// retried with the answer in hand rather than generated again.
     /// </summary>
-    private async Task<byte[]> ServeAndStoreAsync(PredictRequest request, CancellationToken cancellationToken)
+    private async Task<byte[]> ServeAndStoreAsync(PredictRequest request, string owner, CancellationToken cancellationToken)
     {
         byte[] generated;
         try
         {
-            generated = (await ServeAsync(request, cancellationToken)).ToByteArray();
+            generated = (await ServeAsync(request, owner, cancellationToken)).ToByteArray();
         }
         catch (Exception error) when (!KafkaConsumerSettings.IsDependencyFailure(error))
         {
             // Let the next attempt (or the next owner) take it at once rather than after the lease.
-            await ReleaseQuietlyAsync(request.RequestId);
+            await ReleaseQuietlyAsync(request.RequestId, owner);
             throw;
         }
 
@@ -114,7 +117,7 @@ internal sealed partial class AsyncPredictHandler(
         {
             try
             {
-                return await ledger.StoreAnswerAsync(request.RequestId, _owner, generated);
+                return await ledger.StoreAnswerAsync(request.RequestId, owner, generated);
             }
             catch (Exception error) when (KafkaConsumerSettings.IsDependencyFailure(error) && !cancellationToken.IsCancellationRequested)
             {
@@ -125,11 +128,11 @@ internal sealed partial class AsyncPredictHandler(
         }
     }
 
-    private async Task ReleaseQuietlyAsync(string requestId)
+    private async Task ReleaseQuietlyAsync(string requestId, string owner)
     {
         try
         {
-            await ledger.ReleaseAsync(requestId, _owner).WaitAsync(TimeSpan.FromSeconds(5));
+            await ledger.ReleaseAsync(requestId, owner).WaitAsync(TimeSpan.FromSeconds(5));
         }
         catch (Exception error) when (KafkaConsumerSettings.IsDependencyFailure(error))
         {
@@ -137,10 +140,10 @@ internal sealed partial class AsyncPredictHandler(
         }
     }
 
-    private async Task<PredictResult> ServeAsync(PredictRequest request, CancellationToken cancellationToken)
+    private async Task<PredictResult> ServeAsync(PredictRequest request, string owner, CancellationToken cancellationToken)
     {
         using var serving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var renewal = RenewWhileServingAsync(request.RequestId, serving.Token);
+        var renewal = RenewWhileServingAsync(request.RequestId, owner, serving.Token);
         try
         {
             var result = new PredictResult { RequestId = request.RequestId };
@@ -167,7 +170,7 @@ internal sealed partial class AsyncPredictHandler(
     /// time to spare); only a claim that is no longer ours ends the renewal, and that is logged,
     /// because another replica may then serve the request too (the first answer stored wins).
     /// </summary>
-    private async Task RenewWhileServingAsync(string requestId, CancellationToken cancellationToken)
+    private async Task RenewWhileServingAsync(string requestId, string owner, CancellationToken cancellationToken)
     {
         try
         {
@@ -177,7 +180,7 @@ internal sealed partial class AsyncPredictHandler(
                 await Task.Delay(failures == 0 ? ledger.Lease / 3 : Backoff.Dependency.Delay(failures), cancellationToken);
                 try
                 {
-                    if (!await ledger.RenewAsync(requestId, _owner))
+                    if (!await ledger.RenewAsync(requestId, owner))
                     {
                         LogLeaseLost(logger, requestId);
                         return;

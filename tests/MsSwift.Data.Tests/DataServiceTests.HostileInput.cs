@@ -3,31 +3,12 @@ using System.Text;
 using Grpc.Core;
 using MsSwift.Contracts.Data.V1;
 using MsSwift.Testing;
-using MsSwift.Testing.Services;
-using Xunit.Abstractions;
 
 namespace MsSwift.Data.Tests;
 
-/// <summary>The data service's HTTP and gRPC endpoints fed hostile input: each gets a 4xx or a precise status, and it keeps serving.</summary>
-public sealed class DataHostileInputTests(ITestOutputHelper output) : IAsyncLifetime
+// The data service's HTTP and gRPC endpoints fed hostile input: each gets a 4xx or a precise status, and it keeps serving.
+public sealed partial class DataServiceTests
 {
-    private readonly string _allowed = Directory.CreateTempSubdirectory("msswift-allowed-").FullName;
-    private ServiceInfrastructure _infrastructure = null!;
-    private DataServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        _infrastructure = await ServiceInfrastructure.StartAsync();
-        _server = await DataServer.StartReadyAsync(_infrastructure, [_allowed]);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _infrastructure.DisposeAsync();
-        Directory.Delete(_allowed, recursive: true);
-    }
-
     [Fact]
     public async Task Hostile_requests_get_4xx_or_a_precise_status_and_a_valid_upload_still_works()
     {
