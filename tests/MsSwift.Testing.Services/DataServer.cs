@@ -14,7 +14,7 @@ public sealed class DataServer : ServiceProcess
     public DataService.DataServiceClient Client { get; }
 
     public static Task<DataServer> StartReadyAsync(ServiceInfrastructure infrastructure, IReadOnlyList<string> allowedPaths) =>
-        ReadyAsync(new DataServer(infrastructure, FreeTcpPort.Next(), allowedPaths), TimeSpan.FromSeconds(60));
+        WithFreshPortsOnClashAsync(() => ReadyAsync(new DataServer(infrastructure, FreeTcpPort.Next(), allowedPaths), TimeSpan.FromSeconds(60)));
 
     private static Dictionary<string, string?> Settings(ServiceInfrastructure infrastructure, IReadOnlyList<string> allowedPaths)
     {

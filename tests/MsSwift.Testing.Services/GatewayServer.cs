@@ -58,7 +58,7 @@ public sealed class GatewayServer : ServiceProcess
             settings[key] = value;
         }
 
-        return ReadyAsync(new GatewayServer(FreeTcpPort.Next(), FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+        return WithFreshPortsOnClashAsync(() => ReadyAsync(new GatewayServer(FreeTcpPort.Next(), FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60)));
     }
 
     private static Dictionary<string, string?> WithManagement(int managementPort, IReadOnlyDictionary<string, string?> settings) =>

@@ -17,7 +17,7 @@ public sealed class InferenceServer : ServiceProcess
 {
     public static readonly GptConfig Config = new() { Layers = 2, Heads = 4, Width = 64, ContextLength = 128, VocabSize = 256 };
 
-    private readonly bool _ownsInfrastructure;
+    private bool _ownsInfrastructure;
 
     private InferenceServer(ServiceInfrastructure infrastructure, int httpPort, IReadOnlyDictionary<string, string> settings, bool ownsInfrastructure = true)
         : base("InferenceServicePath", httpPort, FreeTcpPort.Next(), ServiceEnvironment(infrastructure, settings))
@@ -45,9 +45,15 @@ public sealed class InferenceServer : ServiceProcess
     {
         await WriteCheckpointAsync(infrastructure.CheckpointDirectory, "tiny/v1/model.safetensors", seed: 1);
         await WriteCheckpointAsync(infrastructure.CheckpointDirectory, "tiny/v2/model.safetensors", seed: 2);
-        var httpPort = FreeTcpPort.Next();
-        var server = new InferenceServer(infrastructure, httpPort, settings ?? new Dictionary<string, string>(), ownsInfrastructure);
-        return await ListeningAsync(server, httpPort, TimeSpan.FromSeconds(60));
+        // Owned only once it listens: a start that failed (and is retried) must not take the infrastructure down with it.
+        var started = await WithFreshPortsOnClashAsync(() =>
+        {
+            var httpPort = FreeTcpPort.Next();
+            var server = new InferenceServer(infrastructure, httpPort, settings ?? new Dictionary<string, string>(), ownsInfrastructure: false);
+            return ListeningAsync(server, httpPort, TimeSpan.FromSeconds(60));
+        });
+        started._ownsInfrastructure = ownsInfrastructure;
+        return started;
     }
 
     /// <summary>Starts a server and waits until it serves (fails with its output if it never does).</summary>
@@ -72,9 +78,12 @@ public sealed class InferenceServer : ServiceProcess
     /// <summary>Another replica on the same Redis, broker and checkpoints; disposing it leaves those running.</summary>
     public async Task<InferenceServer> StartReplicaAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
-        var httpPort = FreeTcpPort.Next();
-        var replica = new InferenceServer(Infrastructure, httpPort, settings ?? new Dictionary<string, string>(), ownsInfrastructure: false);
-        return await ListeningAsync(replica, httpPort, TimeSpan.FromSeconds(60));
+        return await WithFreshPortsOnClashAsync(() =>
+        {
+            var httpPort = FreeTcpPort.Next();
+            var replica = new InferenceServer(Infrastructure, httpPort, settings ?? new Dictionary<string, string>(), ownsInfrastructure: false);
+            return ListeningAsync(replica, httpPort, TimeSpan.FromSeconds(60));
+        });
     }
 
     /// <summary>The checkpoint's model loaded in this (test) process, to compute expected outputs.</summary>

@@ -19,7 +19,7 @@ public sealed class RegistryServer : ServiceProcess
     /// <param name="infrastructure">Redis, broker and the checkpoint directory it reads by default.</param>
     /// <param name="settings">Extra environment, overriding the defaults.</param>
     public static Task<RegistryServer> StartReadyAsync(ServiceInfrastructure infrastructure, IReadOnlyDictionary<string, string?>? settings = null) =>
-        ReadyAsync(new RegistryServer(infrastructure, FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+        WithFreshPortsOnClashAsync(() => ReadyAsync(new RegistryServer(infrastructure, FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60)));
 
     private static Dictionary<string, string?> Settings(ServiceInfrastructure infrastructure, IReadOnlyDictionary<string, string?>? extra)
     {

@@ -36,7 +36,7 @@ public sealed class TrainingServer : ServiceProcess
             settings[key] = value;
         }
 
-        return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), grpcPort ?? FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+        return WithFreshPortsOnClashAsync(() => ReadyAsync(new TrainingServer(FreeTcpPort.Next(), grpcPort ?? FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60)));
     }
 
     public static Task<TrainingServer> StartWorkerAsync(ServiceInfrastructure infrastructure, ServiceProcess data, TrainingServer coordinator)
@@ -46,6 +46,6 @@ public sealed class TrainingServer : ServiceProcess
         settings["Torch__IntraOpThreads"] = "1";
         settings["services__data__grpc__0"] = data.GrpcAddress.ToString();
         settings["services__training__grpc__0"] = coordinator.GrpcAddress.ToString();
-        return ReadyAsync(new TrainingServer(FreeTcpPort.Next(), FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60));
+        return WithFreshPortsOnClashAsync(() => ReadyAsync(new TrainingServer(FreeTcpPort.Next(), FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60)));
     }
 }

@@ -81,6 +81,25 @@ public abstract class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts what <paramref name="start"/> creates, once more on fresh ports when a port it was
+    /// given was taken meanwhile: between <see cref="FreeTcpPort"/>'s check and the child's bind,
+    /// another process (a parallel test project, Aspire's proxies) can take it.
+    /// </summary>
+    protected static async Task<T> WithFreshPortsOnClashAsync<T>(Func<Task<T>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await start();
+            }
+            catch (InvalidOperationException error) when (attempt < 3 && error.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+            }
+        }
+    }
+
     /// <summary>Returns <paramref name="process"/> once it accepts connections on <paramref name="port"/>; kills it if it never does.</summary>
     protected static async Task<T> ListeningAsync<T>(T process, int port, TimeSpan timeout) where T : ChildProcess
     {
