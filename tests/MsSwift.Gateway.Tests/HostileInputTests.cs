@@ -191,7 +191,8 @@ public sealed class HostileInputTests(GatewayCluster cluster, ITestOutputHelper 
 
     private static IEnumerable<(string Path, byte[] Body)> HttpInputs()
     {
-        string[] paths = ["/v1/completions", "/v1/chat/completions", "/async/predict"];
+        // Registry writes only under names no other test uses, so nothing the cluster serves can change.
+        string[] paths = ["/v1/completions", "/v1/chat/completions", "/async/predict", "/registry/models/fuzz-model/versions", "/registry/models/fuzz-model/rollback"];
         foreach (var path in paths)
         {
             foreach (var junk in HostileInputs.JunkBodies)
@@ -225,6 +226,12 @@ public sealed class HostileInputTests(GatewayCluster cluster, ITestOutputHelper 
             foreach (var stop in new[] { "5", "[5]", "[\"\"]", "\"\\ud800\"", "[\"\\udc00\"]", $"[{string.Join(",", Enumerable.Repeat("\"s\"", 100))}]", $"\"{new string('s', 3000)}\"", "{}" })
             {
                 yield return (path, Encoding.UTF8.GetBytes($"{{\"model\": \"tiny\", \"prompt\": \"s\", \"messages\": [{{\"role\": \"user\", \"content\": \"s\"}}], \"stop\": {stop}, \"parameters\": {{\"stop\": {stop}}}}}"));
+            }
+
+            foreach (var registration in new[] { "{\"version\": 5}", "{\"version\": \"v1\", \"checkpoint\": \"../../etc/passwd\"}", "{\"version\": \"v1\", \"checkpoint\": \"tiny/v9/none.safetensors\"}",
+                "{\"version\": \"v1\\n\", \"checkpoint\": \"tiny/v1/model.safetensors\"}", "{\"version\": \"v1\", \"stage\": 99}", "{\"version\": \"v1\", \"metrics\": {\"loss\": \"NaN\"}}", "{\"percent\": 150}" })
+            {
+                yield return (path, Encoding.UTF8.GetBytes(registration));
             }
 
             foreach (var messages in new[] { "null", "[]", "[{}]", "[{\"role\": \"wizard\", \"content\": \"x\"}]", "[{\"role\": \"user\", \"content\": 5}]", "[{\"role\": \"user\"}]", "\"user\"" })
