@@ -36,6 +36,7 @@ public static class RedisExtensions
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<RedisLock>();
+        builder.Services.Configure<Grpc.AspNetCore.Server.GrpcServiceOptions>(RedisUnavailable.AddTo);
         return builder;
     }
 }
