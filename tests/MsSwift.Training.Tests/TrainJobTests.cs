@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using Grpc.Core;
@@ -127,6 +128,22 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(jobId, version.SourceJob);
         Assert.False(string.IsNullOrEmpty(version.DatasetHash));
         Assert.Equal(final.EvalLoss, version.Metrics["eval_loss"]);
+
+        // The coordinator's Prometheus metrics for the job: the last step's loss and the last
+        // evaluation's, every step and token, and a step time for every step but the first.
+        using var http = new HttpClient { BaseAddress = _coordinator.HttpAddress, Timeout = TimeSpan.FromSeconds(10) };
+        var scraped = await http.GetStringAsync("/metrics");
+        output.WriteLine(string.Join(Environment.NewLine, scraped.Split('\n').Where(line => line.Contains("msswift_training_", StringComparison.Ordinal) && !line.Contains("_bucket", StringComparison.Ordinal))));
+        Assert.Equal(final.Loss, Sample(scraped, "msswift_training_loss", jobId), 1e-9);
+        Assert.Equal(final.EvalLoss, Sample(scraped, "msswift_training_eval_loss", jobId), 1e-9);
+        Assert.Equal(12, Sample(scraped, "msswift_training_steps_total", jobId));
+        Assert.Equal(final.Tokens, Sample(scraped, "msswift_training_tokens_total", jobId));
+        Assert.Equal(11, Sample(scraped, "msswift_training_step_duration_seconds_count", jobId));
+        Assert.InRange(Sample(scraped, "msswift_training_step_duration_seconds_sum", jobId), 1e-3, 60);
+        // Buckets in seconds, not the exporter's default millisecond-sized ones (0, 5, 10, 25, ...).
+        var buckets = scraped.Split('\n').Where(line => line.StartsWith("msswift_training_step_duration_seconds_bucket{", StringComparison.Ordinal) && line.Contains($"job=\"{jobId}\"", StringComparison.Ordinal))
+            .Select(line => line.Split("le=\"")[1].Split('"')[0]);
+        Assert.Equal(["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "120", "300", "+Inf"], buckets);
 
         var events = TrainingEvents(jobId, TrainingEventType.Succeeded);
         output.WriteLine(string.Join(", ", events.Select(trainingEvent => $"{trainingEvent.Type}@{trainingEvent.Status.Step}")));
@@ -300,6 +317,13 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         using var call = coordinator.Client.Train(request);
         Assert.True(await call.ResponseStream.MoveNext());
         return call.ResponseStream.Current;
+    }
+
+    /// <summary>The value of the one sample of <paramref name="name"/> labelled with the job, in Prometheus text.</summary>
+    private static double Sample(string prometheusText, string name, string jobId)
+    {
+        var line = Assert.Single(prometheusText.Split('\n'), candidate => candidate.StartsWith(name + "{", StringComparison.Ordinal) && candidate.Contains($"job=\"{jobId}\"", StringComparison.Ordinal));
+        return double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
     private static List<string> Violations(RpcException error) =>

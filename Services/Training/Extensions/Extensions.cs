@@ -52,6 +52,7 @@ internal static class Extensions
         builder.Services.AddSingleton<JobStateStore>();
         builder.Services.AddSingleton<ParameterServerJobs>();
         builder.Services.AddSingleton<WireMetrics>();
+        builder.Services.AddSingleton<TrainingMetrics>();
         builder.Services.AddServiceGrpcClient<ModelRegistryAdmin.ModelRegistryAdminClient>("http://_grpc.registry");
         builder.Services.AddSingleton<TrainingEventPublisher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<TrainingEventPublisher>());

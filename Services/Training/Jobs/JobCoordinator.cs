@@ -27,7 +27,7 @@ namespace MsSwift.Training.Jobs;
 public sealed partial class JobCoordinator(
     JobRecords records, RedisLock locks, JobStateStore state, Lazy<ICheckpointStore> store, ParameterServerJobs jobs, TrainingEventPublisher events,
     DataService.DataServiceClient data, ModelRegistryAdmin.ModelRegistryAdminClient registry, IOptions<TrainingOptions> options,
-    ILoggerFactory loggers, ILogger<JobCoordinator> logger) : IAsyncDisposable
+    TrainingMetrics metrics, ILoggerFactory loggers, ILogger<JobCoordinator> logger) : IAsyncDisposable
 {
     private static readonly TimeSpan CancelConfirmation = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, LedJob> _led = new(StringComparer.Ordinal);
@@ -198,10 +198,16 @@ public sealed partial class JobCoordinator(
         var job = leader.Job!;
         var plannedTokensPerStep = request.Workers * tokensPerGradient;
         var lastStep = Stopwatch.GetTimestamp();
+        // The first step led here (fresh or taken over) has no previous apply: its time since the
+        // lead includes start-up (workers joining, the first pull), so the histogram skips it.
+        var timed = false;
         job.StepApplied += outcome =>
         {
-            var elapsed = Stopwatch.GetElapsedTime(lastStep).TotalSeconds;
+            var sinceLastStep = Stopwatch.GetElapsedTime(lastStep);
+            var elapsed = sinceLastStep.TotalSeconds;
             lastStep = Stopwatch.GetTimestamp();
+            metrics.StepApplied(jobId, outcome.Loss, outcome.Tokens, timed ? sinceLastStep : null);
+            timed = true;
             var dropped = outcome.Dropped.Count > 0 ? TrainingEventType.WorkersDropped : (TrainingEventType?)null;
             _ = progress.UpdateAsync(dropped, status =>
             {
@@ -249,6 +255,7 @@ public sealed partial class JobCoordinator(
         try
         {
             var result = await led.Evaluator!.EvaluateAsync(parameters);
+            metrics.Evaluated(led.Progress.JobId, result.Loss);
             await led.Progress.UpdateAsync(TrainingEventType.Evaluated, status =>
             {
                 status.EvalLoss = result.Loss;
