@@ -8,21 +8,22 @@ var builder = DistributedApplication.CreateBuilder(args);
 var mode = builder.GetInfrastructureMode();
 var redis = builder.AddMsSwiftRedis(mode).AnnounceWhenReady("redis-cli -u redis://{0}");
 var kafka = builder.AddMsSwiftKafka(mode).AnnounceWhenReady("kcat -b {0} -L");
+var checkpoints = builder.AddCheckpointStorage();
 
 // Model registry: versions, stages, canary; publishes model events.
 var registry = builder.AddService<Projects.MsSwift_Registry>("registry")
-    .WithCheckpointStore("Registry__CheckpointDirectory")
+    .WithCheckpointStore(checkpoints, "Registry")
     .WithDependency(redis)
     .WithDependency(kafka);
 
 // Datasets: ingest, tokenize, shard.
 var data = builder.AddService<Projects.MsSwift_Data>("data")
-    .WithCheckpointStore("Data__StorageDirectory")
+    .WithCheckpointStore(checkpoints, "Data", "StorageDirectory", "StorageS3")
     .WithDependency(redis);
 
 // Training: the coordinator and parameter server, and the data-parallel workers.
 var training = builder.AddService<Projects.MsSwift_Training>("training")
-    .WithCheckpointStore("Training__CheckpointDirectory")
+    .WithCheckpointStore(checkpoints, "Training")
     .WithEnvironment("Training__Role", "Coordinator")
     .WithDependency(redis)
     .WithDependency(kafka)
@@ -37,7 +38,7 @@ builder.AddService<Projects.MsSwift_Training>("worker")
 
 // Inference: Predict, OpenAI-compatible API, Kafka async path.
 var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
-    .WithCheckpointStore("Inference__CheckpointDirectory")
+    .WithCheckpointStore(checkpoints, "Inference")
     // Until something is trained and promoted, serve an untrained demo model (development only).
     .WithEnvironment("Inference__BootstrapDemoModel", builder.ExecutionContext.IsPublishMode ? "false" : "true")
     .WithDependency(redis)

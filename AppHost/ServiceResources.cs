@@ -7,9 +7,13 @@ internal static class ServiceResources
     public const string GrpcEndpoint = "grpc";
     public const string ReadinessPath = "/healthz";
 
+    /// <summary>Where Prometheus scrapes a service (<c>/metrics</c> answers only there); never exposed outside the cluster.</summary>
+    public const string ManagementEndpoint = "management";
+
     // In a container each service owns its network namespace, so published services share ports.
     private const int ContainerHttpPort = 8080;
     private const int ContainerGrpcPort = 8081;
+    private const int ContainerManagementPort = 9090;
 
     /// <summary>
     /// Adds a service with two endpoints: <c>http</c> (HTTP/1.1 and HTTP/2 for REST, health,
@@ -17,13 +21,16 @@ internal static class ServiceResources
     /// on <c>/healthz</c>. Other services reach them as <c>http://name</c> and <c>http://_grpc.name</c>.
     /// In a local run a service listens on loopback only, unless it <paramref name="facesNetwork"/>
     /// (the gateway): nothing else may be reached from another machine past the gateway's keys.
+    /// Published, and for the network-facing gateway in every mode, a third endpoint,
+    /// <c>management</c>, serves the metrics, so a network policy can let Prometheus reach
+    /// metrics without reaching the API.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddService<TProject>(
         this IDistributedApplicationBuilder builder, string name, int? httpPort = null, int? grpcPort = null, bool facesNetwork = false)
         where TProject : IProjectMetadata, new()
     {
         var publishing = builder.ExecutionContext.IsPublishMode;
-        return builder.AddProject<TProject>(name)
+        var service = builder.AddProject<TProject>(name)
             .WithHttpEndpoint(port: httpPort, targetPort: publishing ? ContainerHttpPort : null, name: HttpEndpoint, env: "HTTP_TARGET_PORT")
             .WithHttpEndpoint(port: grpcPort, targetPort: publishing ? ContainerGrpcPort : null, name: GrpcEndpoint, env: "GRPC_TARGET_PORT")
             .WithEndpoint(GrpcEndpoint, endpoint => endpoint.Transport = "http2")
@@ -31,6 +38,13 @@ internal static class ServiceResources
             .WithKestrelEndpoint(GrpcEndpoint, "Grpc", facesNetwork)
             .WithEnvironment("Kestrel__Endpoints__Grpc__Protocols", "Http2")
             .WithHttpHealthCheck(ReadinessPath, endpointName: HttpEndpoint);
+        return publishing || facesNetwork
+            ? service
+                // Named env, as the others, so that Aspire does not also list the port in HTTP_PORTS.
+                .WithHttpEndpoint(targetPort: publishing ? ContainerManagementPort : null, name: ManagementEndpoint, env: "MANAGEMENT_TARGET_PORT")
+                // The Kestrel endpoint name MsSwift.ServiceDefaults serves /metrics on, and only there.
+                .WithKestrelEndpoint(ManagementEndpoint, "Management", facesNetwork: false)
+            : service;
     }
 
     /// <summary>
@@ -46,21 +60,6 @@ internal static class ServiceResources
         var endpoint = service.GetEndpoint(endpointName);
         return service.WithEnvironment($"Kestrel__Endpoints__{kestrelName}__Url",
             ReferenceExpression.Create($"http://{host}:{endpoint.Property(EndpointProperty.TargetPort)}"));
-    }
-
-    /// <summary>
-    /// Points a service at the checkpoint store shared by training, the registry and inference:
-    /// <c>Checkpoints:Directory</c> (default <c>.data/checkpoints</c> at the repository root) when
-    /// running, a volume path in published (Kubernetes) form, passed in <paramref name="variable"/>
-    /// (each service names its own key, e.g. <c>Inference__CheckpointDirectory</c>).
-    /// </summary>
-    public static IResourceBuilder<ProjectResource> WithCheckpointStore(this IResourceBuilder<ProjectResource> service, string variable)
-    {
-        var builder = service.ApplicationBuilder;
-        var directory = builder.ExecutionContext.IsPublishMode
-            ? "/var/lib/msswift/checkpoints"
-            : Path.GetFullPath(builder.Configuration["Checkpoints:Directory"] ?? Path.Combine(builder.AppHostDirectory, "..", ".data", "checkpoints"));
-        return service.WithEnvironment(variable, directory);
     }
 
     /// <summary>References a dependency and, where it has a lifecycle to wait on, starts after it is healthy.</summary>
