@@ -115,4 +115,23 @@ public sealed class S3CheckpointStoreTests : CheckpointStoreContract, IAsyncLife
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task The_first_save_into_a_fresh_object_store_creates_the_missing_bucket()
+    {
+        var store = new S3CheckpointStoreOptions
+        {
+            ServiceUrl = _server.ServiceUrl,
+            Bucket = "created-by-the-first-save",
+            AccessKey = S3Server.AccessKey,
+            SecretKey = S3Server.SecretKey,
+        }.CreateStore();
+
+        await store.SaveAsync("jobs/a/step-1.bin", (stream, token) => stream.WriteAsync("one"u8.ToArray(), token).AsTask());
+
+        await using var read = await store.OpenReadAsync("jobs/a/step-1.bin");
+        Assert.Equal("one", await new StreamReader(read).ReadToEndAsync());
+        // The bucket the server started with is untouched.
+        Assert.Empty(await Store.ListAsync("jobs/"));
+    }
 }

@@ -25,13 +25,40 @@ public sealed class S3CheckpointStore(IAmazonS3 s3, string bucket, string prefix
                 await write(file, cancellationToken);
                 await file.FlushAsync(cancellationToken);
                 file.Position = 0;
-                // Plain (not aws-chunked) signing: S3-compatible servers do not all decode chunk signatures.
-                await s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, InputStream = file, AutoCloseStream = false, UseChunkEncoding = false }, cancellationToken);
+                try
+                {
+                    await PutAsync(key, file, cancellationToken);
+                }
+                catch (AmazonS3Exception error) when (error.ErrorCode == "NoSuchBucket")
+                {
+                    // A fresh object store (the MinIO of a new cluster) has no bucket yet: the first
+                    // writer creates it. Where the credentials may not create buckets, this fails
+                    // with the store's own AccessDenied, which says what to do.
+                    await CreateBucketAsync(cancellationToken);
+                    file.Position = 0;
+                    await PutAsync(key, file, cancellationToken);
+                }
             }
         }
         finally
         {
             File.Delete(temporary);
+        }
+    }
+
+    // Plain (not aws-chunked) signing: S3-compatible servers do not all decode chunk signatures.
+    private Task PutAsync(string key, Stream file, CancellationToken cancellationToken) =>
+        s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, InputStream = file, AutoCloseStream = false, UseChunkEncoding = false }, cancellationToken);
+
+    private async Task CreateBucketAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await s3.PutBucketAsync(new PutBucketRequest { BucketName = bucket }, cancellationToken);
+        }
+        catch (AmazonS3Exception error) when (error.ErrorCode is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
+        {
+            // Another writer created it first.
         }
     }
 
