@@ -18,6 +18,9 @@ public static class KafkaTopics
     /// <summary>Training job lifecycle events.</summary>
     public const string TrainingEvents = "msswift.training.events";
 
+    /// <summary>The consumer group of inference's asynchronous path (its lag is what the autoscaler reads).</summary>
+    public const string InferenceConsumerGroup = "inference";
+
     /// <summary>Every topic the product uses: the dev broker has them from its start, and every service that uses Kafka creates the missing ones at start (brokers with auto-creation off have none).</summary>
     public static IReadOnlyList<string> All { get; } =
         [InferenceRequests, InferenceResults, InferenceDeadLetters, ModelEvents, TrainingEvents];

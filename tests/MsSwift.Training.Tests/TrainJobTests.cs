@@ -141,7 +141,7 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(11, Sample(scraped, "msswift_training_step_duration_seconds_count", jobId));
         Assert.InRange(Sample(scraped, "msswift_training_step_duration_seconds_sum", jobId), 1e-3, 60);
         // Buckets in seconds, not the exporter's default millisecond-sized ones (0, 5, 10, 25, ...).
-        var buckets = scraped.Split('\n').Where(line => line.StartsWith("msswift_training_step_duration_seconds_bucket{", StringComparison.Ordinal) && line.Contains($"job=\"{jobId}\"", StringComparison.Ordinal))
+        var buckets = scraped.Split('\n').Where(line => line.StartsWith("msswift_training_step_duration_seconds_bucket{", StringComparison.Ordinal) && line.Contains($"job_id=\"{jobId}\"", StringComparison.Ordinal))
             .Select(line => line.Split("le=\"")[1].Split('"')[0]);
         Assert.Equal(["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "120", "300", "+Inf"], buckets);
 
@@ -322,7 +322,7 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>The value of the one sample of <paramref name="name"/> labelled with the job, in Prometheus text.</summary>
     private static double Sample(string prometheusText, string name, string jobId)
     {
-        var line = Assert.Single(prometheusText.Split('\n'), candidate => candidate.StartsWith(name + "{", StringComparison.Ordinal) && candidate.Contains($"job=\"{jobId}\"", StringComparison.Ordinal));
+        var line = Assert.Single(prometheusText.Split('\n'), candidate => candidate.StartsWith(name + "{", StringComparison.Ordinal) && candidate.Contains($"job_id=\"{jobId}\"", StringComparison.Ordinal));
         return double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 

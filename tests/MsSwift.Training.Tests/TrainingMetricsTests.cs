@@ -54,7 +54,7 @@ public sealed class TrainingMetricsTests
         {
             foreach (var tag in tags)
             {
-                if (tag.Key == "job")
+                if (tag.Key == TrainingMetrics.JobTag)
                 {
                     return tag.Value as string;
                 }

@@ -19,7 +19,7 @@ namespace MsSwift.Inference.Kafka;
 internal sealed partial class AsyncPredictHandler(
     KafkaProducer producer, PredictExecutor executor, RequestLedger ledger, ILogger<AsyncPredictHandler> logger) : IKafkaMessageHandler
 {
-    public const string ConsumerGroup = "inference";
+    public const string ConsumerGroup = KafkaTopics.InferenceConsumerGroup;
 
     /// <summary>On a result that repeats a stored answer (the id was asked before) rather than a new generation.</summary>
     public const string RepeatHeader = "msswift-repeat";

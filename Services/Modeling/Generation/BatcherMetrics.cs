@@ -11,14 +11,21 @@ public sealed class BatcherMetrics(Meter meter)
 {
     public const string MeterName = "MsSwift.Inference";
 
+    // Seconds, from a millisecond to a minute. The exporter's default boundaries (0, 5, 10, 25,
+    // ... 10000) are made for milliseconds: every latency would land in one bucket.
+    private static readonly InstrumentAdvice<double> LatencyBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    };
+
     internal Histogram<double> QueueTime { get; } = meter.CreateHistogram<double>(
-        "msswift.inference.queue.duration", "s", "Time a request waited for a batch slot");
+        "msswift.inference.queue.duration", "s", "Time a request waited for a batch slot", tags: null, LatencyBuckets);
 
     internal Histogram<double> TimeToFirstToken { get; } = meter.CreateHistogram<double>(
-        "msswift.inference.time_to_first_token", "s", "Time from arrival to the first generated token");
+        "msswift.inference.time_to_first_token", "s", "Time from arrival to the first generated token", tags: null, LatencyBuckets);
 
     internal Histogram<double> InterTokenLatency { get; } = meter.CreateHistogram<double>(
-        "msswift.inference.inter_token_latency", "s", "Time between consecutive tokens of one sequence");
+        "msswift.inference.inter_token_latency", "s", "Time between consecutive tokens of one sequence", tags: null, LatencyBuckets);
 
     internal Counter<long> TokensGenerated { get; } = meter.CreateCounter<long>(
         "msswift.inference.tokens.generated", "{token}", "Tokens generated");

@@ -4,13 +4,14 @@ using MsSwift.Training.ParameterServer;
 namespace MsSwift.Training.Jobs;
 
 /// <summary>
-/// Progress of the jobs this coordinator leads, tagged <c>job</c> (meter <c>MsSwift.Training</c>):
+/// Progress of the jobs this coordinator leads, tagged <c>job_id</c> (not <c>job</c>, which
+/// Prometheus gives every series for its scrape job) (meter <c>MsSwift.Training</c>):
 /// step time, training and validation loss, tokens and steps. Dashboards and autoscaling read
 /// the Prometheus names the exporter makes from these, so the names are a contract.
 /// </summary>
 public sealed class TrainingMetrics
 {
-    private const string JobTag = "job";
+    public const string JobTag = "job_id";
 
     // Seconds, from a tiny model's milliseconds to a large one's minutes. The exporter's default
     // boundaries (0, 5, 10, 25, ... 10000) are made for milliseconds: every step would land in one bucket.
