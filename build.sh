@@ -5,6 +5,8 @@
 #                         reads "N passed, N failed[, N skipped]" and the exit code is non-zero on failure
 #   ./build.sh setup      only install prerequisites (redis-server, kcat, libstdc++ for TorchSharp)
 #   ./build.sh manifest   regenerate aspire-manifest.json from the AppHost
+#   ./build.sh publish    write deploy/k8s/ (kustomize base, dev and gpu overlays) from the manifest and
+#                         deploy/publish.json (--check: only say whether deploy/k8s/ is current)
 #   ./build.sh bench model  run a benchmark: model, inference or gateway (installs python3-torch, OpenBLAS, h2load)
 # Extra arguments after `run` go to the AppHost (e.g. --Infrastructure:Mode=external).
 set -euo pipefail
@@ -33,12 +35,16 @@ case "$command" in
     dotnet build tools/Bench -c Release --nologo -v quiet -clp:NoSummary
     exec dotnet run -c Release --no-build --project tools/Bench -- "$@"
     ;;
+  publish)
+    dotnet build tools/Publish --nologo -v quiet -clp:NoSummary
+    exec dotnet run --no-build --project tools/Publish -- "$@"
+    ;;
   manifest)
     dotnet build AppHost --nologo -v quiet -clp:NoSummary
     dotnet run --no-build --project AppHost --no-launch-profile -- --publisher manifest --output-path ../aspire-manifest.json
     ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     [ "$command" = help ] || exit 2
     ;;
 esac

@@ -3,6 +3,8 @@
 #   redis-server  - Redis for local-mode runs and tests
 #   kcat          - Kafka smoke checks (kcat -b <bootstrap> -L)
 #   s3rver        - an S3-compatible server for the checkpoint-store tests (npm, into .tools/)
+#   kubectl       - renders the Kubernetes overlays in tests (kubectl kustomize); Debian's
+#                   kubernetes-client when no kubectl with kustomize is on PATH
 #   libstdc++6 with GLIBCXX_3.4.32 - TorchSharp 0.107's native library needs it;
 #                   Debian 12 gets it from trixie through a pinned apt source.
 # With --bench also python3-torch and OpenBLAS (the PyTorch side of the benchmarks) and h2load.
@@ -43,6 +45,7 @@ sdk_major=$(dotnet --version 2>/dev/null | cut -d. -f1)
 
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 command -v kcat >/dev/null 2>&1 || apt_install kcat
+kubectl kustomize --help >/dev/null 2>&1 || apt_install kubernetes-client
 # s3rver: the S3-compatible server the checkpoint-store tests run against, kept in .tools/.
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 [ -f "$root/.tools/node_modules/s3rver/bin/s3rver.js" ] || { log "installing s3rver"; npm install --prefix "$root/.tools" --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null; }
