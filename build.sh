@@ -8,6 +8,9 @@
 #   ./build.sh publish    write deploy/k8s/ (kustomize base, dev and gpu overlays) from the manifest and
 #                         deploy/publish.json (--check: only say whether deploy/k8s/ is current)
 #   ./build.sh bench model  run a benchmark: model, inference or gateway (installs python3-torch, OpenBLAS, h2load)
+#   ./build.sh images [--cuda] [--registry HOST[/NAMESPACE]] [dotnet publish args]
+#                         publish the five OCI images (SDK container publishing, docs/DEPLOYMENT.md);
+#                         --cuda: inference and training with CUDA libtorch, tagged <version>-cuda
 # Extra arguments after `run` go to the AppHost (e.g. --Infrastructure:Mode=external).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -39,12 +42,40 @@ case "$command" in
     dotnet build tools/Publish --nologo -v quiet -clp:NoSummary
     exec dotnet run --no-build --project tools/Publish -- "$@"
     ;;
+  images)
+    backend=cpu
+    publish_args=()
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --cuda) backend=cuda ;;
+        # ContainerRegistry takes a host only; a path after it becomes the repository's namespace.
+        --registry|--registry=*)
+          if [ "$1" = --registry ]; then shift; registry=${1:?--registry needs HOST[/NAMESPACE]}; else registry=${1#--registry=}; fi
+          publish_args+=("-p:ContainerRegistry=${registry%%/*}")
+          [ "$registry" = "${registry#*/}" ] || publish_args+=("-p:MsSwiftImageNamespace=${registry#*/}")
+          ;;
+        *) publish_args+=("$1") ;;
+      esac
+      shift
+    done
+    # org.opencontainers.image.source, when this clone has an https remote.
+    source_url=$(git remote get-url origin 2>/dev/null || true)
+    case "$source_url" in https://*) publish_args+=("-p:RepositoryUrl=${source_url%.git}") ;; esac
+    # Model services come in the chosen backend; data, registry and gateway carry no libtorch,
+    # so they are the same image either way.
+    for project in Services/Inference Services/Training; do
+      dotnet publish "$project" -c Release -t:PublishContainer --nologo -p:TorchBackend="$backend" ${publish_args[@]+"${publish_args[@]}"}
+    done
+    for project in Services/Data Services/Registry Gateway; do
+      dotnet publish "$project" -c Release -t:PublishContainer --nologo -p:TorchBackend=cpu ${publish_args[@]+"${publish_args[@]}"}
+    done
+    ;;
   manifest)
     dotnet build AppHost --nologo -v quiet -clp:NoSummary
     dotnet run --no-build --project AppHost --no-launch-profile -- --publisher manifest --output-path ../aspire-manifest.json
     ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     [ "$command" = help ] || exit 2
     ;;
 esac
