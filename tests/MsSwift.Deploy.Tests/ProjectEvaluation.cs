@@ -11,7 +11,7 @@ namespace MsSwift.Deploy.Tests;
 /// </summary>
 public sealed class ProjectEvaluation
 {
-    public static readonly string RepositoryRoot = BuildMetadata.Get(typeof(DotNetProcess).Assembly, "RepositoryRoot");
+    public static readonly string RepositoryRoot = ProcessRunner.RepositoryRoot;
 
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

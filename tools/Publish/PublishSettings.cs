@@ -19,7 +19,7 @@ public sealed class PublishSettings
     /// <summary>Namespace every object goes into (set by the overlays).</summary>
     public string Namespace { get; init; } = "msswift";
 
-    /// <summary>Registry and path the images are pushed to (<c>./build.sh images</c> with <c>-p:ContainerRegistry=</c>).</summary>
+    /// <summary>Registry and path the images are pushed to (<c>./build.sh images --registry</c> with the same value).</summary>
     public string ImageRegistry { get; init; } = "registry.example.com/msswift";
 
     /// <summary>Tag of the CPU images; the CUDA images of model services add <see cref="CudaTagSuffix"/>.</summary>

@@ -47,7 +47,7 @@ public sealed class S3CheckpointStore(IAmazonS3 s3, string bucket, string prefix
     }
 
     // Plain (not aws-chunked) signing: S3-compatible servers do not all decode chunk signatures.
-    private Task PutAsync(string key, Stream file, CancellationToken cancellationToken) =>
+    private Task<PutObjectResponse> PutAsync(string key, Stream file, CancellationToken cancellationToken) =>
         s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, InputStream = file, AutoCloseStream = false, UseChunkEncoding = false }, cancellationToken);
 
     private async Task CreateBucketAsync(CancellationToken cancellationToken)
