@@ -22,6 +22,11 @@ public sealed class Autoscaling(Cluster cluster)
     public ScaledObject Inference()
     {
         var scaling = cluster.Settings.InferenceAutoscaling;
+        if (scaling.MinReplicas < 1 || scaling.MinReplicas > scaling.MaxReplicas)
+        {
+            throw new InvalidDataException($"InferenceAutoscaling needs 1 <= MinReplicas <= MaxReplicas, got {scaling.MinReplicas} and {scaling.MaxReplicas}");
+        }
+
         if (scaling.MaxReplicas > cluster.Settings.Kafka.Partitions)
         {
             throw new InvalidDataException($"InferenceAutoscaling.MaxReplicas ({scaling.MaxReplicas}) exceeds the request topic's partitions ({cluster.Settings.Kafka.Partitions}): the extra replicas would consume nothing");
