@@ -84,9 +84,14 @@ public static class Publisher
     /// <summary>Writes the files into <paramref name="output"/>, removing what is no longer generated.</summary>
     public static void Write(IReadOnlyDictionary<string, string> files, string output)
     {
-        if (Directory.Exists(output))
+        // Only the folders the publisher writes: an --output that holds anything else keeps it.
+        foreach (var folder in files.Keys.Select(path => path.Split('/')[0]).Distinct())
         {
-            Directory.Delete(output, recursive: true);
+            var generated = Path.Combine(output, folder);
+            if (Directory.Exists(generated))
+            {
+                Directory.Delete(generated, recursive: true);
+            }
         }
 
         foreach (var (path, content) in files)
