@@ -10,9 +10,11 @@ var redis = builder.AddMsSwiftRedis(mode).AnnounceWhenReady("redis-cli -u redis:
 var kafka = builder.AddMsSwiftKafka(mode).AnnounceWhenReady("kcat -b {0} -L");
 var checkpoints = builder.AddCheckpointStorage();
 
-// Model registry: versions, stages, canary; publishes model events.
+// Model registry: versions, stages, canary; publishes model events. A local run seeds the
+// bundled Shakespeare model as demo v1, so the first answer is text (DefaultModel:*).
 var registry = builder.AddService<Projects.MsSwift_Registry>("registry")
     .WithCheckpointStore(checkpoints, "Registry")
+    .WithDefaultModel()
     .WithDependency(redis)
     .WithDependency(kafka);
 
@@ -31,6 +33,7 @@ var training = builder.AddService<Projects.MsSwift_Training>("training")
     .WithDependency(registry);
 
 builder.AddService<Projects.MsSwift_Training>("worker")
+    .WithReplicas(builder.GetTrainingWorkerCount())
     .WithEnvironment("Training__Role", "Worker")
     .WithDependency(redis)
     .WithDependency(data)
@@ -39,8 +42,6 @@ builder.AddService<Projects.MsSwift_Training>("worker")
 // Inference: Predict, OpenAI-compatible API, Kafka async path.
 var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
     .WithCheckpointStore(checkpoints, "Inference")
-    // Until something is trained and promoted, serve an untrained demo model (development only).
-    .WithEnvironment("Inference__BootstrapDemoModel", builder.ExecutionContext.IsPublishMode ? "false" : "true")
     .WithDependency(redis)
     .WithDependency(kafka)
     .WithDependency(registry);

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using MsSwift.Contracts;
 using Microsoft.Extensions.Logging;
 
 namespace MsSwift.AppHost;
@@ -20,7 +22,11 @@ internal static partial class ReadyAnnouncements
         return builder;
     }
 
-    /// <summary>Logs the gateway's HTTP and gRPC addresses and the development API key once it is healthy.</summary>
+    /// <summary>
+    /// Logs the gateway's HTTP and gRPC addresses and the development API key once it is healthy,
+    /// and writes them to the CLI's connection file (<c>Cli:ConnectionFile</c>, default
+    /// <see cref="LocalClusterFile.DefaultPath"/>), so <c>msswift</c> needs no flags.
+    /// </summary>
     public static IResourceBuilder<ProjectResource> AnnounceGatewayWhenReady(this IResourceBuilder<ProjectResource> gateway, IResourceBuilder<ParameterResource> apiKey)
     {
         gateway.ApplicationBuilder.Eventing.Subscribe<ResourceReadyEvent>(gateway.Resource, async (@event, cancellationToken) =>
@@ -29,10 +35,20 @@ internal static partial class ReadyAnnouncements
             var grpcAddress = gateway.GetEndpoint(ServiceResources.GrpcEndpoint).Url;
             var key = await apiKey.Resource.GetValueAsync(cancellationToken) ?? "(none)";
             var logger = Logger(@event.Services);
+            var configuration = gateway.ApplicationBuilder.Configuration;
+            var file = configuration["Cli:ConnectionFile"] is { Length: > 0 } configured ? configured : LocalClusterFile.DefaultPath;
+            LocalClusterFile.Write(file, new LocalClusterConnection(httpAddress, grpcAddress, key, DashboardUrl(configuration)));
             LogGatewayReady(logger, httpAddress, grpcAddress, key);
+            LogConnectionFile(logger, file);
         });
         return gateway;
     }
+
+    /// <summary>The dashboard's login address, when this run has a dashboard and a browser token.</summary>
+    private static string? DashboardUrl(ConfigurationManager configuration) =>
+        configuration["ASPNETCORE_URLS"]?.Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() is { } url
+            ? configuration["AppHost:BrowserToken"] is { Length: > 0 } token ? $"{url}/login?t={token}" : url
+            : null;
 
     private static ILogger Logger(IServiceProvider services) =>
         services.GetRequiredService<ILoggerFactory>().CreateLogger("MsSwift.AppHost");
@@ -42,4 +58,7 @@ internal static partial class ReadyAnnouncements
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Gateway ready: HTTP {HttpAddress} (OpenAI-compatible API under /v1, registry under /registry), gRPC {GrpcAddress} (h2c); development API key (all scopes): {ApiKey} (send 'Authorization: Bearer <key>')")]
     private static partial void LogGatewayReady(ILogger logger, string httpAddress, string grpcAddress, string apiKey);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "msswift CLI connection written to {File} (try: msswift models list)")]
+    private static partial void LogConnectionFile(ILogger logger, string file);
 }

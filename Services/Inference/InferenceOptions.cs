@@ -20,12 +20,6 @@ public sealed class InferenceOptions
     /// <summary>Versions to load at start; the one marked Production serves requests without a version.</summary>
     public List<ServedModelOptions> Models { get; set; } = [];
 
-    /// <summary>
-    /// Development only: when no model is configured, create (once) and serve a small seeded,
-    /// untrained model as demo/v1 so the cluster runs end to end before anything is trained.
-    /// </summary>
-    public bool BootstrapDemoModel { get; set; }
-
     /// <summary>Sequences decoded together per model version.</summary>
     public int MaxBatchSize { get; set; } = 16;
 

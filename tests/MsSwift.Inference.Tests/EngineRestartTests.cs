@@ -25,7 +25,7 @@ public sealed class EngineRestartTests
             var store = new Lazy<ICheckpointStore>(() => new LocalDirectoryCheckpointStore(root));
             var options = Options.Create(new InferenceOptions { CheckpointDirectory = root, DefaultModel = "tiny" });
             await using var catalog = new ModelCatalog(store, options, new BatcherMetrics(new Meter("test")), NullLogger<ModelCatalog>.Instance);
-            var health = new ModelReadinessHealthCheck(catalog, new ModelBootstrapper(catalog, store, options, NullLogger<ModelBootstrapper>.Instance));
+            var health = new ModelReadinessHealthCheck(catalog, new ModelBootstrapper(catalog, options, NullLogger<ModelBootstrapper>.Instance));
             var context = new HealthCheckContext { Registration = new HealthCheckRegistration("model", health, HealthStatus.Unhealthy, null) };
             await catalog.LoadAsync("tiny", "v1", "tiny/v1/model.safetensors");
             catalog.Promote("tiny", "v1");

@@ -30,6 +30,7 @@ internal static class Extensions
         builder.Services.AddSingleton<ModelEventOutbox>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelEventOutbox>());
         builder.Services.AddSingleton<RegistryService>();
+        builder.Services.AddHostedService<Seeding.ModelSeeder>();
         builder.Services.AddGrpc(options => options.Interceptors.Add<RegistryErrorInterceptor>());
     }
 }

@@ -1,0 +1,107 @@
+using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using MsSwift.Contracts.Registry.V1;
+using MsSwift.Modeling.Checkpoints;
+using MsSwift.Registry.Models;
+using MsSwift.ServiceDefaults;
+
+namespace MsSwift.Registry.Seeding;
+
+/// <summary>
+/// Registers and promotes each <see cref="RegistryOptions.Seeds"/> model that has no version yet,
+/// through the same rules and outbox as any registration (so inference learns of it from the
+/// model event). A model that exists is left alone, whatever it holds: the seed is a first-run
+/// default, never an override. Racing replicas are safe: the registration commits on revision 0,
+/// so one wins and the other sees a conflict and stops.
+/// </summary>
+internal sealed partial class ModelSeeder(
+    RegistryService registry, Lazy<ICheckpointStore> store, IOptions<RegistryOptions> options, TimeProvider time, ILogger<ModelSeeder> logger) : BackgroundService
+{
+    public const string CheckpointFile = "model.safetensors";
+    public const string VersionFile = "version.json";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        foreach (var seed in options.Value.Seeds)
+        {
+            // Redis or the checkpoint store may be restarting: wait it out; a refused seed (bad
+            // files, a name the rules reject) is logged once and skipped.
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await SeedAsync(seed, stoppingToken);
+                    break;
+                }
+                catch (RegistryException error) when (error.Error is RegistryError.Conflict)
+                {
+                    break;
+                }
+                catch (Exception error) when (error is RegistryException or IOException or InvalidProtocolBufferException)
+                {
+                    LogFailed(logger, seed.Model, seed.Directory, error);
+                    break;
+                }
+                catch (Exception error) when (error is not OperationCanceledException)
+                {
+                    LogRetrying(logger, seed.Model, attempt, error.Message);
+                    if (!await Backoff.Dependency.WaitAsync(attempt, time, stoppingToken))
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task SeedAsync(ModelSeedOptions seed, CancellationToken cancellationToken)
+    {
+        var existing = (await registry.ListAsync()).FirstOrDefault(model => model.Name == seed.Model);
+        if (existing is { Versions.Count: > 0 })
+        {
+            return;
+        }
+
+        var recorded = await ReadRecordedVersionAsync(seed.Directory, cancellationToken);
+        var checkpoint = $"seeds/{seed.Model}/{seed.Version}/{CheckpointFile}";
+        if (!await store.Value.ExistsAsync(checkpoint, cancellationToken))
+        {
+            await using var source = File.OpenRead(Path.Combine(seed.Directory, CheckpointFile));
+            await store.Value.SaveAsync(checkpoint, (target, token) => source.CopyToAsync(target, token), cancellationToken);
+        }
+
+        var request = new RegisterVersionRequest
+        {
+            Model = seed.Model,
+            Version = seed.Version,
+            Checkpoint = checkpoint,
+            SourceJob = recorded?.SourceJob ?? "",
+            DatasetHash = recorded?.DatasetHash ?? "",
+        };
+        if (recorded is not null)
+        {
+            request.Metrics.Add(recorded.Metrics);
+        }
+
+        var registered = await registry.RegisterAsync(request, cancellationToken);
+        await registry.PromoteAsync(seed.Model, seed.Version, registered.Revision, cancellationToken);
+        LogSeeded(logger, seed.Model, seed.Version, seed.Directory);
+    }
+
+    private static async Task<ModelVersion?> ReadRecordedVersionAsync(string directory, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(directory, VersionFile);
+        return File.Exists(path)
+            ? JsonParser.Default.Parse<ModelVersion>(await File.ReadAllTextAsync(path, cancellationToken))
+            : null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Seeded model {Model} {Version} from {Directory} and promoted it (Registry:Seeds)")]
+    private static partial void LogSeeded(ILogger logger, string model, string version, string directory);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Seeding model {Model} failed (attempt {Attempt}), retrying: {Reason}")]
+    private static partial void LogRetrying(ILogger logger, string model, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not seed model {Model} from {Directory}")]
+    private static partial void LogFailed(ILogger logger, string model, string directory, Exception error);
+}
