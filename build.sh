@@ -3,6 +3,10 @@
 #   ./build.sh run        install what is missing, build, run the whole cluster (Ctrl+C stops it all)
 #   ./build.sh test       install what is missing, build, run every test project; the last line
 #                         reads "N passed, N failed[, N skipped]" and the exit code is non-zero on failure
+#   ./build.sh demo       the whole product in a few minutes: cluster up, ingest, train with two workers,
+#                         register, promote, canary, answer, loss plot; leaves it running (--exit stops it)
+#   ./build.sh default-model  retrain the model ./build.sh run serves first (data/models/shakespeare)
+#   ./build.sh cli-install    install the msswift CLI as a global .NET tool (./msswift runs it from here)
 #   ./build.sh setup      only install prerequisites (redis-server, kcat, libstdc++ for TorchSharp)
 #   ./build.sh manifest   regenerate aspire-manifest.json from the AppHost
 #   ./build.sh publish    write deploy/k8s/ (kustomize base, dev and gpu overlays) from the manifest and
@@ -28,6 +32,17 @@ case "$command" in
     dotnet build MsSwift.Aspire.sln --nologo -v quiet -clp:NoSummary
     # The AppHost prints the dashboard login URL, then the gateway addresses once it is ready.
     exec dotnet run --no-build --project AppHost -- "$@"
+    ;;
+  demo)
+    exec eng/demo.sh "$@"
+    ;;
+  default-model)
+    exec eng/demo.sh --default-model --steps 2000 "$@"
+    ;;
+  cli-install)
+    dotnet pack tools/Cli -c Release --nologo -v quiet -clp:NoSummary -o .artifacts/packages
+    dotnet tool update --global --add-source .artifacts/packages MsSwift.Cli
+    echo "msswift is installed (make sure ~/.dotnet/tools is on PATH); try: msswift --help"
     ;;
   test)
     eng/setup.sh
@@ -75,7 +90,7 @@ case "$command" in
     dotnet run --no-build --project AppHost --no-launch-profile -- --publisher manifest --output-path ../aspire-manifest.json
     ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     [ "$command" = help ] || exit 2
     ;;
 esac

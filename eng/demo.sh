@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# ./build.sh demo [--exit] [--steps N] [--workers N]
+# Brings the cluster up, ingests the bundled corpus, trains with two workers (live progress),
+# registers the result as demo v2, promotes it, keeps the bundled v1 as a 10% canary, answers a
+# prompt through the gateway, writes the loss plot, and leaves the cluster running (--exit stops it).
+# ./build.sh default-model runs the same path with the default model's recipe and saves the result
+# as data/models/shakespeare (what ./build.sh run serves first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+mode=demo steps=300 workers=2 stop_at_end=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --exit) stop_at_end=true ;;
+    --steps) shift; steps=${1:?--steps needs a number} ;;
+    --workers) shift; workers=${1:?--workers needs a number} ;;
+    --default-model) mode=default-model stop_at_end=true ;;
+    *) echo "demo: unknown option $1 (options: --exit, --steps N, --workers N)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+state="$root/.data/demo"
+mkdir -p "$state"
+log="$state/apphost.log"
+# Where the AppHost writes the gateway's addresses and key for the CLI (LocalClusterFile.DefaultPath).
+cluster_file="${XDG_CONFIG_HOME:-$HOME/.config}/msswift/local-cluster.json"
+rm -f "$cluster_file"
+msswift() { "$root/msswift" "$@"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+milliseconds() { echo $(( $(date +%s%N) / 1000000 )); }
+seconds_since() { local ms=$(( $(milliseconds) - $1 )); printf '%d.%d' $(( ms / 1000 )) $(( ms % 1000 / 100 )); }
+phase_start=$(milliseconds)
+phase() { echo "   ($1: $(seconds_since "$phase_start") s)" | tee -a "$state/phases.txt"; phase_start=$(milliseconds); }
+: > "$state/phases.txt"
+
+if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+  echo "demo: port 8080 is taken (is ./build.sh run or an earlier demo running? stop it first: kill -- -\$(cat $state/apphost.pid))" >&2
+  exit 1
+fi
+
+step "Building (first run: restores packages)"
+eng/setup.sh
+dotnet build MsSwift.Aspire.sln --nologo -v quiet -clp:NoSummary
+dotnet build tools/Cli -c Release --nologo -v quiet -clp:NoSummary
+phase build
+
+step "Starting the cluster with $workers training workers (log: $log)"
+apphost_args=(--Training:Workers="$workers")
+# The default model is made from scratch: nothing may be seeded into the registry first.
+if [ "$mode" = default-model ]; then
+  rm -rf "$state/redis"
+  apphost_args+=(--DefaultModel:Directory= --Redis:DataDirectory="$state/redis")
+fi
+setsid dotnet run --no-build --project AppHost -- "${apphost_args[@]}" > "$log" 2>&1 &
+apphost=$!
+echo "$apphost" > "$state/apphost.pid"
+# setsid: the AppHost leads its own process group, so one signal stops it and everything it started.
+trap '[ "$stop_at_end" = true ] && kill -TERM -- "-$apphost" 2>/dev/null; true' EXIT
+for _ in $(seq 1 300); do
+  [ -f "$cluster_file" ] && break
+  kill -0 "$apphost" 2>/dev/null || { echo "demo: the AppHost stopped; see $log" >&2; tail -20 "$log" >&2; exit 1; }
+  sleep 1
+done
+[ -f "$cluster_file" ] || { echo "demo: the gateway was not ready after 5 minutes; see $log" >&2; exit 1; }
+dashboard=$(grep -o 'http://localhost:18888/login?t=[0-9a-f]*' "$log" | head -1 || true)
+echo "Dashboard: ${dashboard:-http://localhost:18888}"
+phase start-up
+
+step "Ingesting the bundled corpus (data/corpus/tinyshakespeare.txt)"
+echo "\$ msswift datasets upload data/corpus/tinyshakespeare.txt --name shakespeare"
+msswift datasets upload data/corpus/tinyshakespeare.txt --name shakespeare
+phase ingest
+
+model=demo
+[ "$mode" = default-model ] && model=shakespeare
+step "Training $model on it with $workers workers ($steps steps; Ctrl+C detaches, the job keeps running)"
+train=(train --dataset shakespeare --model "$model" --workers "$workers" --steps "$steps" --batch-size 16 --window 128
+       --learning-rate 3e-3 --eval-every 50 --checkpoint-every 100 --seed 1)
+echo "\$ msswift ${train[*]}"
+train_start=$(milliseconds)
+msswift "${train[@]}"
+phase training
+[ "$mode" = default-model ] || job_json=$(msswift jobs list --limit 1 --json)
+[ "$mode" = default-model ] || job=$(grep -o '"jobId":"[^"]*"' <<<"$job_json" | head -1 | cut -d'"' -f4)
+[ "$mode" = default-model ] || version=$(grep -o '"registeredVersion":"[^"]*"' <<<"$job_json" | head -1 | cut -d'"' -f4)
+[ "$mode" = default-model ] || tokens_per_second=$(grep -o '"tokensPerSecond":[0-9.]*' <<<"$job_json" | head -1 | cut -d: -f2)
+echo "   (training: $steps steps in $(seconds_since "$train_start") s, ${tokens_per_second:-?} tokens/s at the end)" | tee -a "$state/phases.txt"
+
+if [ "$mode" = default-model ]; then
+  version=v1
+  step "Saving $model $version as the default model (data/models/shakespeare)"
+  model_json=$(msswift models show "$model" --json)
+  checkpoint=$(grep -o '"checkpoint":"[^"]*"' <<<"$model_json" | tail -1 | cut -d'"' -f4)
+  mkdir -p data/models/shakespeare
+  cp ".data/checkpoints/$checkpoint" data/models/shakespeare/model.safetensors
+  python3 -c 'import json, sys; m = json.load(sys.stdin); json.dump(next(v for v in m["versions"] if v["version"] == sys.argv[1]), open(sys.argv[2], "w"), indent=2)' \
+    "$version" data/models/shakespeare/version.json <<<"$model_json"
+  ls -l data/models/shakespeare
+  exit 0
+fi
+
+step "Registered $model $version: promoting it; the bundled v1 keeps 10% of the traffic as a canary"
+echo "\$ msswift models promote $model $version"
+msswift models promote "$model" "$version"
+echo "\$ msswift models canary $model v1 --percent 10"
+msswift models canary "$model" v1 --percent 10
+phase registration
+
+step "Asking it through the gateway"
+echo "\$ msswift predict \"ROMEO:\" --model-version $version --max-tokens 120 --stream"
+msswift predict "ROMEO:" --model-version "$version" --max-tokens 120 --stream
+phase first-answer
+
+step "Loss curve"
+msswift jobs plot "$job" --output "$state/$job-loss"
+
+cat <<DONE
+
+Phases: $(tr '\n' ' ' < "$state/phases.txt")
+Dashboard:  ${dashboard:-http://localhost:18888} (the job's traces, logs and metrics)
+Loss plot:  $state/$job-loss.png (and .svg)
+Try next (the CLI finds this cluster through $cluster_file):
+  ./msswift chat
+  ./msswift predict "JULIET:" --temperature 0.8 --top-k 40 --stream
+  ./msswift models show demo
+  ./msswift models rollback demo
+  ./msswift jobs list
+DONE
+if [ "$stop_at_end" = true ]; then
+  echo "Stopping the cluster (--exit)."
+else
+  echo "The cluster keeps running; stop it with: kill -- -$apphost"
+fi
