@@ -51,7 +51,10 @@ builder.AddGateway(
         httpPort: builder.Configuration.GetValue("Gateway:HttpPort", 8080),
         grpcPort: builder.Configuration.GetValue("Gateway:GrpcPort", 8081))
     .WithDependency(kafka)
-    .WithDependency(inference)
+    // Referenced, not waited for: inference is ready only once it serves a production version,
+    // and a cluster with no model yet must still take uploads and training through the gateway
+    // (whose health checks keep requests off an unready inference).
+    .WithReference(inference)
     .WithDependency(training)
     .WithDependency(data)
     .WithDependency(registry);

@@ -26,7 +26,6 @@ mkdir -p "$state"
 log="$state/apphost.log"
 # Where the AppHost writes the gateway's addresses and key for the CLI (LocalClusterFile.DefaultPath).
 cluster_file="${XDG_CONFIG_HOME:-$HOME/.config}/msswift/local-cluster.json"
-rm -f "$cluster_file"
 msswift() { "$root/msswift" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 milliseconds() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -39,6 +38,8 @@ if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
   echo "demo: port 8080 is taken (is ./build.sh run or an earlier demo running? stop it first: kill -- -\$(cat $state/apphost.pid))" >&2
   exit 1
 fi
+
+rm -f "$cluster_file"
 
 step "Building (first run: restores packages)"
 eng/setup.sh
@@ -76,27 +77,39 @@ phase ingest
 model=demo
 [ "$mode" = default-model ] && model=shakespeare
 step "Training $model on it with $workers workers ($steps steps; Ctrl+C detaches, the job keeps running)"
-train=(train --dataset shakespeare --model "$model" --workers "$workers" --steps "$steps" --batch-size 16 --window 128
+# Windows as long as the context: positions a job never trains on make noise at generation time.
+train=(train --dataset shakespeare --model "$model" --workers "$workers" --steps "$steps" --batch-size 8 --window 256
        --learning-rate 3e-3 --eval-every 50 --checkpoint-every 100 --seed 1)
 echo "\$ msswift ${train[*]}"
 train_start=$(milliseconds)
 msswift "${train[@]}"
 phase training
-[ "$mode" = default-model ] || job_json=$(msswift jobs list --limit 1 --json)
-[ "$mode" = default-model ] || job=$(grep -o '"jobId":"[^"]*"' <<<"$job_json" | head -1 | cut -d'"' -f4)
-[ "$mode" = default-model ] || version=$(grep -o '"registeredVersion":"[^"]*"' <<<"$job_json" | head -1 | cut -d'"' -f4)
-[ "$mode" = default-model ] || tokens_per_second=$(grep -o '"tokensPerSecond":[0-9.]*' <<<"$job_json" | head -1 | cut -d: -f2)
-echo "   (training: $steps steps in $(seconds_since "$train_start") s, ${tokens_per_second:-?} tokens/s at the end)" | tee -a "$state/phases.txt"
+# The newest job is ours; its status says what it registered (the CLI's JSON is compact, one document per line).
+json_field() { grep -o "\"$1\":\"\\{0,1\\}[^\",}]*" <<<"$2" | head -1 | sed 's/.*:"\{0,1\}//' || true; }
+if [ "$mode" = default-model ]; then
+  # A fresh registry (its own Redis): the first version.
+  version=v1
+  echo "   (training: $steps steps in $(seconds_since "$train_start") s)" | tee -a "$state/phases.txt"
+else
+  job_json=$(msswift jobs list --limit 1 --json)
+  job=$(json_field jobId "$job_json")
+  version=$(json_field registeredVersion "$job_json")
+  echo "   (training: $steps steps in $(seconds_since "$train_start") s, $(json_field tokensPerSecond "$job_json") tokens/s at the end)" | tee -a "$state/phases.txt"
+fi
+if [ -z "$version" ]; then
+  echo "Job $job has not finished (detached?): it keeps running. Follow it with ./msswift jobs attach $job; the cluster keeps running."
+  stop_at_end=false
+  exit 0
+fi
 
 if [ "$mode" = default-model ]; then
-  version=v1
   step "Saving $model $version as the default model (data/models/shakespeare)"
-  model_json=$(msswift models show "$model" --json)
-  checkpoint=$(grep -o '"checkpoint":"[^"]*"' <<<"$model_json" | tail -1 | cut -d'"' -f4)
-  mkdir -p data/models/shakespeare
-  cp ".data/checkpoints/$checkpoint" data/models/shakespeare/model.safetensors
-  python3 -c 'import json, sys; m = json.load(sys.stdin); json.dump(next(v for v in m["versions"] if v["version"] == sys.argv[1]), open(sys.argv[2], "w"), indent=2)' \
-    "$version" data/models/shakespeare/version.json <<<"$model_json"
+  # The registered version's record: its checkpoint (in the local store) and what the seed keeps.
+  msswift models show "$model" --json | python3 -c '
+import json, shutil, sys
+version = next(v for v in json.load(sys.stdin)["versions"] if v["version"] == sys.argv[1])
+shutil.copyfile(".data/checkpoints/" + version["checkpoint"], "data/models/shakespeare/model.safetensors")
+json.dump(version, open("data/models/shakespeare/version.json", "w"), indent=2)' "$version"
   ls -l data/models/shakespeare
   exit 0
 fi

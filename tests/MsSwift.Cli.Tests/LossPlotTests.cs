@@ -49,7 +49,7 @@ public sealed class LossPlotTests : IDisposable
     {
         var (_, svg) = LossPlot.Write(new("job-1", Train, Eval), "job-1", Path.Combine(_folder, "loss"));
 
-        AssertCurveIs(Train, SvgCurve.Line(svg, LossPlot.TrainColor));
+        SvgCurve.AssertTracks(Train, SvgCurve.Line(svg, LossPlot.TrainColor));
     }
 
     [Fact]
@@ -64,14 +64,14 @@ public sealed class LossPlotTests : IDisposable
         Assert.All(line.Zip(markers), pair => Assert.True(Math.Abs(pair.First.X - pair.Second.X) < 0.01 && Math.Abs(pair.First.Y - pair.Second.Y) < 0.01, $"marker {pair.Second} is not on the line at {pair.First}"));
         // Calibrated on the train curve: eval sits where its losses are on the shared axes.
         var trainLine = SvgCurve.Line(svg, LossPlot.TrainColor);
-        var (low, high) = (IndexOfMin(Train), IndexOfMax(Train));
+        var (low, high) = (SvgCurve.IndexOfMin(Train), SvgCurve.IndexOfMax(Train));
         var losses = SvgCurve.ToValues(line.Select(v => v.Y), (trainLine[low].Y, Train[low].Loss), (trainLine[high].Y, Train[high].Loss));
         var steps = SvgCurve.ToValues(line.Select(v => v.X), (trainLine[0].X, Train[0].Step), (trainLine[^1].X, Train[^1].Step));
         Assert.Equal(Eval.Length, line.Count);
         for (var i = 0; i < Eval.Length; i++)
         {
-            Assert.InRange(losses[i], Eval[i].Loss - 0.01 * Range(Train), Eval[i].Loss + 0.01 * Range(Train));
-            Assert.InRange(steps[i], Eval[i].Step - 0.01 * StepRange(Train), Eval[i].Step + 0.01 * StepRange(Train));
+            Assert.InRange(losses[i], Eval[i].Loss - 0.01 * SvgCurve.Range(Train), Eval[i].Loss + 0.01 * SvgCurve.Range(Train));
+            Assert.InRange(steps[i], Eval[i].Step - 0.01 * SvgCurve.StepRange(Train), Eval[i].Step + 0.01 * SvgCurve.StepRange(Train));
         }
     }
 
@@ -83,7 +83,7 @@ public sealed class LossPlotTests : IDisposable
 
         var (_, svg) = LossPlot.Write(new("job-1", train, eval), "job-1", Path.Combine(_folder, "loss"));
 
-        AssertCurveIs(Train, SvgCurve.Line(svg, LossPlot.TrainColor));
+        SvgCurve.AssertTracks(Train, SvgCurve.Line(svg, LossPlot.TrainColor));
         Assert.Equal(Eval.Length, SvgCurve.Markers(svg, LossPlot.EvalColor).Count);
     }
 
@@ -94,7 +94,7 @@ public sealed class LossPlotTests : IDisposable
 
         var (_, svg) = LossPlot.Write(new("job-1", shuffled, []), "job-1", Path.Combine(_folder, "loss"));
 
-        AssertCurveIs(Train, SvgCurve.Line(svg, LossPlot.TrainColor));
+        SvgCurve.AssertTracks(Train, SvgCurve.Line(svg, LossPlot.TrainColor));
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public sealed class LossPlotTests : IDisposable
     {
         var (png, svg) = LossPlot.Write(new("job-1", Train, []), "job-1", Path.Combine(_folder, "loss"));
 
-        AssertCurveIs(Train, SvgCurve.Line(svg, LossPlot.TrainColor));
+        SvgCurve.AssertTracks(Train, SvgCurve.Line(svg, LossPlot.TrainColor));
         Assert.False(SvgCurve.HasSeries(svg, LossPlot.EvalColor));
         using var bitmap = PngFile.Decode(png);
         Assert.Equal(0, PngFile.PixelsNear(bitmap, LossPlot.EvalColor));
@@ -159,37 +159,4 @@ public sealed class LossPlotTests : IDisposable
         Assert.Equal(PlotFont.Family, PlotFont.Typeface.FamilyName);
         Assert.True(PlotFont.Typeface.ContainsGlyphs("step loss train eval 0123456789.-"));
     }
-
-    /// <summary>
-    /// One vertex per point; x grows with the step and y falls as the loss rises, both in
-    /// proportion: mapped back linearly, every vertex is within 1% of the range of its point.
-    /// </summary>
-    private static void AssertCurveIs(LossPoint[] points, IReadOnlyList<(double X, double Y)> line)
-    {
-        Assert.Equal(points.Length, line.Count);
-        for (var i = 1; i < points.Length; i++)
-        {
-            Assert.True(line[i].X > line[i - 1].X, $"vertex {i} is not right of vertex {i - 1}");
-            // Pairs closer than 1% of the range can round to the same pixel; the mapping below still checks them.
-            if (Math.Abs(points[i].Loss - points[i - 1].Loss) > 0.01 * Range(points))
-                Assert.True(Math.Sign(line[i].Y - line[i - 1].Y) == -Math.Sign(points[i].Loss - points[i - 1].Loss), $"vertex {i} moves the wrong way");
-        }
-
-        var (low, high) = (IndexOfMin(points), IndexOfMax(points));
-        var losses = SvgCurve.ToValues(line.Select(v => v.Y), (line[low].Y, points[low].Loss), (line[high].Y, points[high].Loss));
-        var steps = SvgCurve.ToValues(line.Select(v => v.X), (line[0].X, points[0].Step), (line[^1].X, points[^1].Step));
-        for (var i = 0; i < points.Length; i++)
-        {
-            Assert.InRange(losses[i], points[i].Loss - 0.01 * Range(points), points[i].Loss + 0.01 * Range(points));
-            Assert.InRange(steps[i], points[i].Step - 0.01 * StepRange(points), points[i].Step + 0.01 * StepRange(points));
-        }
-    }
-
-    private static double Range(LossPoint[] points) => points.Max(p => p.Loss) - points.Min(p => p.Loss);
-
-    private static double StepRange(LossPoint[] points) => points[^1].Step - points[0].Step;
-
-    private static int IndexOfMin(LossPoint[] points) => points.Select((p, i) => (p.Loss, i)).Min().i;
-
-    private static int IndexOfMax(LossPoint[] points) => points.Select((p, i) => (p.Loss, i)).Max().i;
 }

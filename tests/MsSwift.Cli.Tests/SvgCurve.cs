@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using MsSwift.Cli.Plotting;
 
 namespace MsSwift.Cli.Tests;
 
@@ -100,4 +101,38 @@ internal static partial class SvgCurve
     // letter but e/E (an exponent) starts a command, so an unexpected one (C, Z) is seen, not skipped.
     [GeneratedRegex(@"(?<op>[A-DF-Za-df-z])(?<args>[^A-DF-Za-df-z]*)")]
     private static partial Regex PathCommand();
+
+    /// <summary>
+    /// The drawn line follows <paramref name="points"/>: one vertex per point, left to right, each
+    /// step up in loss a step up on screen, and every vertex mapped back (calibrated on the lowest
+    /// and highest loss, first and last step) within 1% of the data range of its point.
+    /// </summary>
+    public static void AssertTracks(IReadOnlyList<LossPoint> points, IReadOnlyList<(double X, double Y)> line)
+    {
+        Assert.Equal(points.Count, line.Count);
+        for (var i = 1; i < points.Count; i++)
+        {
+            Assert.True(line[i].X > line[i - 1].X, $"vertex {i} is not right of vertex {i - 1}");
+            // Pairs closer than 1% of the range can round to the same pixel; the mapping below still checks them.
+            if (Math.Abs(points[i].Loss - points[i - 1].Loss) > 0.01 * Range(points))
+                Assert.True(Math.Sign(line[i].Y - line[i - 1].Y) == -Math.Sign(points[i].Loss - points[i - 1].Loss), $"vertex {i} moves the wrong way");
+        }
+
+        var (low, high) = (IndexOfMin(points), IndexOfMax(points));
+        var losses = SvgCurve.ToValues(line.Select(v => v.Y), (line[low].Y, points[low].Loss), (line[high].Y, points[high].Loss));
+        var steps = SvgCurve.ToValues(line.Select(v => v.X), (line[0].X, points[0].Step), (line[^1].X, points[^1].Step));
+        for (var i = 0; i < points.Count; i++)
+        {
+            Assert.InRange(losses[i], points[i].Loss - 0.01 * Range(points), points[i].Loss + 0.01 * Range(points));
+            Assert.InRange(steps[i], points[i].Step - 0.01 * StepRange(points), points[i].Step + 0.01 * StepRange(points));
+        }
+    }
+
+    public static double Range(IReadOnlyList<LossPoint> points) => points.Max(p => p.Loss) - points.Min(p => p.Loss);
+
+    public static double StepRange(IReadOnlyList<LossPoint> points) => points[^1].Step - points[0].Step;
+
+    public static int IndexOfMin(IReadOnlyList<LossPoint> points) => points.Select((p, i) => (p.Loss, i)).Min().i;
+
+    public static int IndexOfMax(IReadOnlyList<LossPoint> points) => points.Select((p, i) => (p.Loss, i)).Max().i;
 }

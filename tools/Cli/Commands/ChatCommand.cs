@@ -53,7 +53,8 @@ internal sealed class ChatCommand(CliEnvironment environment) : GatewayCommand<C
                 Environment.Console.Markup("[bold green]you>[/] ");
             }
 
-            if (await Environment.Input.ReadLineAsync(cancellationToken) is not { } line)
+            // Console input ignores the token: WaitAsync lets Ctrl+C end the prompt anyway.
+            if (await Environment.Input.ReadLineAsync(cancellationToken).AsTask().WaitAsync(cancellationToken) is not { } line)
             {
                 if (!settings.Json)
                 {
@@ -91,17 +92,20 @@ internal sealed class ChatCommand(CliEnvironment environment) : GatewayCommand<C
         }
 
         var answer = new StringBuilder();
+        var done = false;
         // Server-sent events: "data: {chunk}" lines, ending with "data: [DONE]".
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
-            if (!line.StartsWith("data: ", StringComparison.Ordinal))
+            // SSE: "data:" with an optional space; other fields and comments are not ours.
+            if (!line.StartsWith("data:", StringComparison.Ordinal))
             {
                 continue;
             }
 
-            var data = line["data: ".Length..];
+            var data = line["data:".Length..].TrimStart(' ');
             if (data == "[DONE]")
             {
+                done = true;
                 break;
             }
 
@@ -123,6 +127,11 @@ internal sealed class ChatCommand(CliEnvironment environment) : GatewayCommand<C
                     }
                 }
             }
+        }
+
+        if (!done)
+        {
+            throw new CliException("chat failed: the answer stream ended before [DONE] (the connection broke); ask again");
         }
 
         if (!settings.Json)

@@ -56,7 +56,7 @@ internal sealed class PredictCommand(CliEnvironment environment) : GatewayComman
             }
 
             Environment.WriteRawLine("");
-            Environment.Error.WriteLine($"[{result.Model} {result.ModelVersion}: {result.Usage.CompletionTokens} tokens, finished: {result.FinishReason}]");
+            Environment.Error.WriteLine($"[{result.Model} {result.ModelVersion}: {result.Usage?.CompletionTokens ?? 0} tokens, finished: {result.FinishReason}]");
         }
 
         return ExitCodes.Success;
@@ -70,25 +70,35 @@ internal sealed class PredictCommand(CliEnvironment environment) : GatewayComman
         var decoder = System.Text.Encoding.UTF8.GetDecoder();
         await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken))
         {
-            if (chunk.KindCase == PredictChunk.KindOneofCase.Result)
+            // The result flushes the decoder: a sequence cut off at the end still prints (as U+FFFD).
+            var last = chunk.KindCase == PredictChunk.KindOneofCase.Result;
+            var bytes = last ? ReadOnlySpan<byte>.Empty : chunk.OutputData.Span;
+            var characters = new char[decoder.GetCharCount(bytes, flush: last)];
+            decoder.GetChars(bytes, characters, flush: last);
+            if (characters.Length > 0)
+            {
+                Print(new string(characters), json);
+            }
+
+            if (last)
             {
                 return chunk.Result;
             }
-
-            var bytes = chunk.OutputData.Span;
-            var characters = new char[decoder.GetCharCount(bytes, flush: false)];
-            decoder.GetChars(bytes, characters, flush: false);
-            if (json)
-            {
-                // Text, not protobuf's base64 bytes: what a script wants from a stream.
-                Environment.WriteRawLine(CliJson.Serialize(new { text = new string(characters) }));
-                continue;
-            }
-
-            Environment.WriteRaw(new string(characters));
-            Environment.Console.Profile.Out.Writer.Flush();
         }
 
         throw new CliException("predict failed: the stream ended without a result; retry");
+    }
+
+    private void Print(string text, bool json)
+    {
+        if (json)
+        {
+            // Text, not protobuf's base64 bytes: what a script wants from a stream.
+            Environment.WriteRawLine(CliJson.Serialize(new { text }));
+            return;
+        }
+
+        Environment.WriteRaw(text);
+        Environment.Console.Profile.Out.Writer.Flush();
     }
 }

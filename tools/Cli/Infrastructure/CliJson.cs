@@ -1,4 +1,6 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Google.Protobuf;
 
 namespace MsSwift.Cli.Infrastructure;
@@ -8,9 +10,20 @@ internal static class CliJson
 {
     // Defaults included: a script reading "step" must find 0, not a missing field.
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
+    // A diverging job reports NaN losses; they print as "NaN" instead of failing the command.
+    // Relaxed escaping: text stays readable ("it's", not "it\u0027s"); the output is not embedded in HTML.
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
-    public static string Format(IMessage message) => Formatter.Format(message);
+    /// <summary>Compact (protobuf's formatter puts a space after each colon), so a line is one greppable document.</summary>
+    public static string Format(IMessage message)
+    {
+        using var document = JsonDocument.Parse(Formatter.Format(message));
+        return JsonSerializer.Serialize(document.RootElement, Options);
+    }
 
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
 

@@ -34,6 +34,8 @@ internal sealed class GatewayClient : IDisposable
         {
             HttpHandler = new KeyHandler(connection.ApiKey) { InnerHandler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) } },
             MaxReceiveMessageSize = MaxReceiveBytes,
+            // Ctrl+C is an OperationCanceledException, not a Cancelled status that reads as a failure.
+            ThrowOperationCanceledOnCancellation = true,
         });
         Models = new ModelService.ModelServiceClient(channel);
         Registry = new ModelRegistry.ModelRegistryClient(channel);

@@ -20,18 +20,22 @@ internal sealed record GatewayConnection(Uri Http, Uri Grpc, string? ApiKey)
 
     public static GatewayConnection Resolve(GatewaySettings settings, CliEnvironment environment)
     {
-        var local = ReadLocalCluster(environment);
         var httpText = settings.Gateway ?? environment.Variable(GatewayVariable);
-        var fromFile = httpText is null && local is not null;
-        httpText ??= local?.Http ?? throw new CliException(
+        var grpcText = settings.Grpc ?? environment.Variable(GrpcVariable);
+        var keyText = settings.ApiKey ?? environment.Variable(ApiKeyVariable);
+        // The file is read only for what flags and environment leave open, so a broken file never
+        // stands in the way of a fully specified command.
+        var local = httpText is null || grpcText is null || keyText is null ? ReadLocalCluster(environment) : null;
+
+        var http = ParseAddress(httpText ?? local?.Http ?? throw new CliException(
             "no gateway address: start the local cluster with ./build.sh run (it writes the address for the CLI), or pass --gateway URL or set MSSWIFT_GATEWAY",
-            ExitCodes.Usage);
-        var http = ParseAddress(httpText, "--gateway");
-
-        var grpcText = settings.Grpc ?? environment.Variable(GrpcVariable) ?? (fromFile || SameAuthority(http, local?.Http) ? local!.Grpc : null);
-        var grpc = grpcText is null ? new UriBuilder(http) { Port = DefaultGrpcPort }.Uri : ParseAddress(grpcText, "--grpc");
-
-        var key = settings.ApiKey ?? environment.Variable(ApiKeyVariable) ?? (fromFile || SameAuthority(http, local?.Http) ? local!.ApiKey : null);
+            ExitCodes.Usage), "--gateway");
+        var localHttp = local is not null && SameAuthority(http, local.Http);
+        var grpc = grpcText is not null ? ParseAddress(grpcText, "--grpc")
+            : localHttp ? ParseAddress(local!.Grpc, "the connection file's grpc")
+            : new UriBuilder(http) { Port = DefaultGrpcPort }.Uri;
+        // The development key goes only where the file says that cluster is, on both ports.
+        var key = keyText ?? (localHttp && SameAuthority(grpc, local!.Grpc) ? local.ApiKey : null);
         return new GatewayConnection(http, grpc, string.IsNullOrEmpty(key) ? null : key);
     }
 

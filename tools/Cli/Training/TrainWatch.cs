@@ -54,6 +54,12 @@ internal sealed class TrainWatch(CliEnvironment environment, bool json)
                 : $"Detached from job {jobId}; it keeps running. Re-attach: msswift jobs attach {jobId}   Cancel: msswift jobs cancel {jobId}");
             return ExitCodes.Success;
         }
+        catch (RpcException lost) when (lost.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Aborted
+            && (last?.JobId ?? knownJobId) is { } jobId)
+        {
+            // The gateway or a coordinator restarted under the stream: the job itself goes on.
+            throw new CliException($"lost the Train stream of job {jobId} ({lost.Status.Detail}); the job keeps running: re-attach with msswift jobs attach {jobId}");
+        }
 
         return Finish(last ?? throw new CliException("the Train stream ended before any status; list jobs with: msswift jobs list"));
     }
