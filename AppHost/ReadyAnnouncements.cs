@@ -36,10 +36,14 @@ internal static partial class ReadyAnnouncements
             var key = await apiKey.Resource.GetValueAsync(cancellationToken) ?? "(none)";
             var logger = Logger(@event.Services);
             var configuration = gateway.ApplicationBuilder.Configuration;
-            var file = configuration["Cli:ConnectionFile"] is { Length: > 0 } configured ? configured : LocalClusterFile.DefaultPath;
-            LocalClusterFile.Write(file, new LocalClusterConnection(httpAddress, grpcAddress, key, DashboardUrl(configuration)));
+            // Unset: the default; empty: write none (test runs must not replace a developer's file).
+            var file = configuration["Cli:ConnectionFile"] ?? LocalClusterFile.DefaultPath;
             LogGatewayReady(logger, httpAddress, grpcAddress, key);
-            LogConnectionFile(logger, file);
+            if (file.Length > 0)
+            {
+                LocalClusterFile.Write(file, new LocalClusterConnection(httpAddress, grpcAddress, key, DashboardUrl(configuration)));
+                LogConnectionFile(logger, file);
+            }
         });
         return gateway;
     }

@@ -45,6 +45,7 @@ step "Building (first run: restores packages)"
 eng/setup.sh
 dotnet build MsSwift.Aspire.sln --nologo -v quiet -clp:NoSummary
 dotnet build tools/Cli -c Release --nologo -v quiet -clp:NoSummary
+export MSSWIFT_NO_REBUILD=1
 phase build
 
 step "Starting the cluster with $workers training workers (log: $log)"

@@ -31,8 +31,9 @@ public static class LocalClusterFile
     public static void Write(string path, LocalClusterConnection connection)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var temporary = path + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        // A fresh file of our own (CreateNew): a leftover or planted file cannot lend it wider permissions.
+        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -41,6 +42,12 @@ public static class LocalClusterFile
         using (var stream = new FileStream(temporary, options))
         {
             JsonSerializer.Serialize(stream, connection, Json);
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            // The process umask can only narrow the create mode; say it outright anyway.
+            File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
         // Readers never see half a file.

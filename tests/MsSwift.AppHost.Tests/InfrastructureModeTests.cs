@@ -72,7 +72,7 @@ public sealed class InfrastructureModeTests
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MsSwift_AppHost>(
-            [$"Infrastructure:Mode={mode}"], timeout.Token);
+            [$"Infrastructure:Mode={mode}", "Cli:ConnectionFile="], timeout.Token);
         return builder.Resources.ToDictionary(resource => resource.Name);
     }
 

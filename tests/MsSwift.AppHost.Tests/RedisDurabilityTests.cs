@@ -18,7 +18,7 @@ public sealed class RedisDurabilityTests
         var dataDirectory = Directory.CreateTempSubdirectory("msswift-apphost-redis-").FullName;
         using var timeout = new CancellationTokenSource(Timeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MsSwift_AppHost>(
-            ["Infrastructure:Mode=local", $"Redis:DataDirectory={dataDirectory}"], timeout.Token);
+            ["Infrastructure:Mode=local", $"Redis:DataDirectory={dataDirectory}", "Cli:ConnectionFile="], timeout.Token);
         foreach (var other in builder.Resources.Where(resource => resource.Name != "redis").ToList())
         {
             builder.Resources.Remove(other);

@@ -39,7 +39,7 @@ public sealed class WholeAppTests
         // A Redis of its own: the repository's .data/redis belongs to `./build.sh run`.
         var redisData = Directory.CreateTempSubdirectory("msswift-whole-app-redis-").FullName;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MsSwift_AppHost>(
-            ["Infrastructure:Mode=local", $"Gateway:HttpPort={FreeTcpPort.Next()}", $"Gateway:GrpcPort={FreeTcpPort.Next()}", $"Redis:DataDirectory={redisData}"],
+            ["Infrastructure:Mode=local", $"Gateway:HttpPort={FreeTcpPort.Next()}", $"Gateway:GrpcPort={FreeTcpPort.Next()}", $"Redis:DataDirectory={redisData}", "Cli:ConnectionFile="],
             startup.Token);
         var app = await builder.BuildAsync(startup.Token);
         ProcessTree started;

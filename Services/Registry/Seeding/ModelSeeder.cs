@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts.Registry.V1;
@@ -33,9 +34,10 @@ internal sealed partial class ModelSeeder(
                     await SeedAsync(seed, stoppingToken);
                     break;
                 }
-                catch (RegistryException error) when (error.Error is RegistryError.Conflict)
+                catch (RegistryException error) when (error.Error is RegistryError.Conflict or RegistryError.StaleRevision or RegistryError.AlreadyExists && attempt < 5)
                 {
-                    break;
+                    // A racing replica changed the model: look again (it may still need promoting).
+                    LogRetrying(logger, seed.Model, attempt, error.Message);
                 }
                 catch (Exception error) when (error is RegistryException or IOException or InvalidProtocolBufferException)
                 {
@@ -57,16 +59,31 @@ internal sealed partial class ModelSeeder(
     private async Task SeedAsync(ModelSeedOptions seed, CancellationToken cancellationToken)
     {
         var existing = (await registry.ListAsync()).FirstOrDefault(model => model.Name == seed.Model);
-        if (existing is { Versions.Count: > 0 })
+        var registered = existing?.Versions.Any(version => version.Version == seed.Version) == true ? existing : null;
+        if (existing is { Versions.Count: > 0 } && registered is null)
         {
             return;
         }
 
+        registered ??= await RegisterAsync(seed, cancellationToken);
+
+        // Registered but never promoted (a crash between the two commits): finish the seed.
+        if (registered.ProductionVersion.Length == 0)
+        {
+            await registry.PromoteAsync(seed.Model, seed.Version, registered.Revision, cancellationToken);
+            LogSeeded(logger, seed.Model, seed.Version, seed.Directory);
+        }
+    }
+
+    private async Task<RegisteredModel> RegisterAsync(ModelSeedOptions seed, CancellationToken cancellationToken)
+    {
         var recorded = await ReadRecordedVersionAsync(seed.Directory, cancellationToken);
-        var checkpoint = $"seeds/{seed.Model}/{seed.Version}/{CheckpointFile}";
+        var file = Path.Combine(seed.Directory, CheckpointFile);
+        // Named by content: a changed bundled file never reuses an older copy left in the store.
+        var checkpoint = $"seeds/{seed.Model}/{seed.Version}-{await ShortHashAsync(file, cancellationToken)}/{CheckpointFile}";
         if (!await store.Value.ExistsAsync(checkpoint, cancellationToken))
         {
-            await using var source = File.OpenRead(Path.Combine(seed.Directory, CheckpointFile));
+            await using var source = File.OpenRead(file);
             await store.Value.SaveAsync(checkpoint, (target, token) => source.CopyToAsync(target, token), cancellationToken);
         }
 
@@ -83,9 +100,13 @@ internal sealed partial class ModelSeeder(
             request.Metrics.Add(recorded.Metrics);
         }
 
-        var registered = await registry.RegisterAsync(request, cancellationToken);
-        await registry.PromoteAsync(seed.Model, seed.Version, registered.Revision, cancellationToken);
-        LogSeeded(logger, seed.Model, seed.Version, seed.Directory);
+        return await registry.RegisterAsync(request, cancellationToken);
+    }
+
+    private static async Task<string> ShortHashAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = File.OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken))[..12];
     }
 
     private static async Task<ModelVersion?> ReadRecordedVersionAsync(string directory, CancellationToken cancellationToken)

@@ -40,6 +40,8 @@ internal class GenerationSettings : GatewaySettings
     [Description("Same seed, prompt and options: same answer")]
     public long? Seed { get; set; }
 
+    public override Spectre.Console.ValidationResult Validate() => NameRules.Check((Model, "the model"), (ModelVersion, "the version"));
+
     public GenerationParameters ToParameters()
     {
         var parameters = new GenerationParameters

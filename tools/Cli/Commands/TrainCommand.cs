@@ -71,7 +71,8 @@ internal sealed class TrainSettings : GatewaySettings
     public bool Detach { get; set; }
 
     public override ValidationResult Validate() =>
-        Dataset.Length == 0 ? ValidationResult.Error("--dataset is required: the dataset to train on (see msswift datasets list)") : ValidationResult.Success();
+        Dataset.Length == 0 ? ValidationResult.Error("--dataset is required: the dataset to train on (see msswift datasets list)")
+        : NameRules.Check((Dataset, "the dataset"), (Model, "the model"));
 
     public TrainRequest ToRequest()
     {
@@ -103,7 +104,7 @@ internal sealed class TrainSettings : GatewaySettings
 internal sealed class TrainCommand(CliEnvironment environment) : GatewayCommand<TrainSettings>(environment)
 {
     // TrainRequest's documented default.
-    private const int DefaultSteps = 100;
+    public const int DefaultSteps = 100;
 
     protected override string Describe(TrainSettings settings) => $"train on dataset '{settings.Dataset}'";
 

@@ -42,6 +42,8 @@ internal sealed class DatasetShowSettings : GatewaySettings
     [CommandArgument(1, "[VERSION]")]
     [System.ComponentModel.Description("A version (default: the latest)")]
     public string? Version { get; set; }
+
+    public override ValidationResult Validate() => NameRules.Check((Name, "the dataset"), (Version, "the version"));
 }
 
 /// <summary><c>msswift datasets show NAME [VERSION]</c>: one dataset's ingest report.</summary>

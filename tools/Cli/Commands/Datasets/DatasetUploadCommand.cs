@@ -31,7 +31,8 @@ internal sealed class DatasetUploadSettings : GatewaySettings
     public string DatasetName => Name ?? Path.GetFileNameWithoutExtension(File);
 
     public override ValidationResult Validate() =>
-        System.IO.File.Exists(File) ? ValidationResult.Success() : ValidationResult.Error($"no such file: {File}");
+        !System.IO.File.Exists(File) ? ValidationResult.Error($"no such file: {File} (uploads read a regular file)")
+        : NameRules.Check((DatasetName, "the dataset name (--name, or the file's name)"));
 }
 
 /// <summary>

@@ -15,7 +15,8 @@ internal sealed class JobAttachCommand(CliEnvironment environment) : GatewayComm
         // The request says how many steps the job has, for the bar and the ETA; an unknown job fails here with NotFound.
         var job = await JobSummary.GetAsync(gateway, Describe(settings), settings.JobId, cancellationToken);
         using var call = gateway.Models.Train(new TrainRequest { JobId = settings.JobId }, cancellationToken: cancellationToken);
-        return await new TrainWatch(Environment, settings.Json).FollowAsync(call, settings.JobId, job.Request.Steps, cancellationToken);
+        var steps = job.Request.Steps > 0 ? job.Request.Steps : TrainCommand.DefaultSteps;
+        return await new TrainWatch(Environment, settings.Json).FollowAsync(call, settings.JobId, steps, cancellationToken);
     }
 }
 

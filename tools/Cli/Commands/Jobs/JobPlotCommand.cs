@@ -51,5 +51,9 @@ internal sealed class JobPlotCommand(CliEnvironment environment) : GatewayComman
     }
 
     private static List<LossPoint> Points(JsonElement points) =>
-        points.EnumerateArray().Select(point => new LossPoint(point.GetProperty("step").GetInt64(), point.GetProperty("loss").GetDouble())).ToList();
+        points.EnumerateArray().Select(point => new LossPoint(point.GetProperty("step").GetInt64(), Loss(point.GetProperty("loss")))).ToList();
+
+    // A diverged job's NaN arrives as the string "NaN"; the plot leaves such points out.
+    private static double Loss(JsonElement loss) =>
+        loss.ValueKind == JsonValueKind.String ? double.Parse(loss.GetString()!, System.Globalization.CultureInfo.InvariantCulture) : loss.GetDouble();
 }

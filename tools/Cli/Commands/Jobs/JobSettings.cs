@@ -10,4 +10,6 @@ internal class JobSettings : GatewaySettings
     [CommandArgument(0, "<JOB>")]
     [Description("The job's id (see msswift jobs list)")]
     public string JobId { get; set; } = "";
+
+    public override Spectre.Console.ValidationResult Validate() => NameRules.Check((JobId, "the job id"));
 }

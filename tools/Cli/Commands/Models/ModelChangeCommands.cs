@@ -9,6 +9,8 @@ internal class ModelVersionSettings : ModelSettings
 {
     [CommandArgument(1, "<VERSION>")]
     public string Version { get; set; } = "";
+
+    public override Spectre.Console.ValidationResult Validate() => NameRules.Check((Model, "the model"), (Version, "the version"));
 }
 
 /// <summary>A registry change that answers with the changed model, which is printed as <c>models show</c> would.</summary>
@@ -56,12 +58,16 @@ internal sealed class ModelCanarySettings : ModelSettings
     [Description("Remove the canary: production gets all traffic again")]
     public bool Clear { get; set; }
 
-    public override Spectre.Console.ValidationResult Validate() => (Clear, Version) switch
+    public override Spectre.Console.ValidationResult Validate()
     {
-        (true, not null) => Spectre.Console.ValidationResult.Error("give a VERSION or --clear, not both"),
-        (false, null) => Spectre.Console.ValidationResult.Error("give the canary VERSION (or --clear to remove the canary)"),
-        _ => Spectre.Console.ValidationResult.Success(),
-    };
+        var names = NameRules.Check((Model, "the model"), (Version, "the version"));
+        return !names.Successful ? names : (Clear, Version) switch
+        {
+            (true, not null) => Spectre.Console.ValidationResult.Error("give a VERSION or --clear, not both"),
+            (false, null) => Spectre.Console.ValidationResult.Error("give the canary VERSION (or --clear to remove the canary)"),
+            _ => Spectre.Console.ValidationResult.Success(),
+        };
+    }
 }
 
 /// <summary><c>msswift models canary MODEL VERSION --percent P</c> (or <c>--clear</c>): splits traffic between production and a canary.</summary>

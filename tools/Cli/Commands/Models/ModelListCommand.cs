@@ -34,6 +34,8 @@ internal class ModelSettings : GatewaySettings
 {
     [CommandArgument(0, "<MODEL>")]
     public string Model { get; set; } = "";
+
+    public override ValidationResult Validate() => NameRules.Check((Model, "the model"));
 }
 
 /// <summary><c>msswift models show MODEL</c>: one model's versions, stages, canary and production history.</summary>
