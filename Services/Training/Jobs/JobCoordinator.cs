@@ -89,7 +89,7 @@ public sealed partial class JobCoordinator(
         }
 
         request.DatasetVersion = dataset.Version;
-        var jobId = $"job-{Guid.NewGuid():N}"[..16];
+        var jobId = JobIds.New();
         var status = new TrainStatus { JobId = jobId, State = TrainState.Created, Workers = request.Workers };
         await records.SaveAsync(request, status);
         var progress = new JobProgress(status, records, events);
