@@ -50,6 +50,7 @@ internal static class Extensions
             return CheckpointStores.Create(options.CheckpointDirectory, options.CheckpointS3);
         }));
         builder.Services.AddSingleton<JobStateStore>();
+        builder.Services.AddSingleton<JobHistory>();
         builder.Services.AddSingleton<ParameterServerJobs>();
         builder.Services.AddSingleton<WireMetrics>();
         builder.Services.AddSingleton<TrainingMetrics>();
