@@ -59,6 +59,7 @@ internal static class Extensions
         builder.Services.AddHostedService(services => services.GetRequiredService<TrainingEventPublisher>());
         builder.Services.AddSingleton<JobCoordinator>();
         builder.Services.AddHostedService<JobRecovery>();
+        builder.Services.AddProblemDetails();
         return role;
     }
 }
