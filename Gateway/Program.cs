@@ -9,6 +9,8 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 app.UseRequestId();
+// Explicit, because the size limit depends on the matched route (a route may have its own).
+app.UseRouting();
 app.UseRequestSizeLimit();
 app.UseAuthentication();
 app.UseAuthorization();

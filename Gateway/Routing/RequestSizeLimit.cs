@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using MsSwift.Gateway.Auth;
@@ -8,7 +9,9 @@ namespace MsSwift.Gateway.Routing;
 /// <summary>
 /// <see cref="GatewayOptions.MaxRequestBodyBytes"/>: Kestrel stops reading any body beyond it,
 /// a request that declares a larger Content-Length is refused before it is forwarded, and gRPC
-/// bodies (which YARP exempts from Kestrel's limit) are counted as they stream.
+/// bodies (which YARP exempts from Kestrel's limit) are counted as they stream. A route with its
+/// own limit (<see cref="RouteBodyLimit"/>) gets that one instead, in all three places; so this
+/// runs after routing, once the matched route is known.
 /// </summary>
 internal static class RequestSizeLimit
 {
@@ -17,7 +20,8 @@ internal static class RequestSizeLimit
 
     public static IApplicationBuilder UseRequestSizeLimit(this IApplicationBuilder app) => app.Use((context, next) =>
     {
-        var limit = context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
+        var routeLimit = RouteBodyLimit.Of(context);
+        var limit = routeLimit ?? context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
         if (context.Request.ContentLength > limit)
         {
             // The unread body is over Kestrel's limit, so the connection cannot be drained for
@@ -29,6 +33,12 @@ internal static class RequestSizeLimit
 
             return GatewayRejection.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, StatusCode.ResourceExhausted, "Request too large",
                 $"the request body of {context.Request.ContentLength} bytes exceeds the gateway's limit of {limit} bytes");
+        }
+
+        // Kestrel's limit is the global one; a streamed body on this route may read up to the route's.
+        if (routeLimit is { } own && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = own;
         }
 
         if (GatewayRejection.IsGrpc(context.Request))

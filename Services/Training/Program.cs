@@ -1,6 +1,7 @@
 using MsSwift.Training;
 using MsSwift.Training.Extensions;
 using MsSwift.Training.Grpc;
+using MsSwift.Training.Http;
 using MsSwift.Training.ParameterServer;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -13,6 +14,7 @@ if (role == TrainingRole.Coordinator)
 {
     app.MapGrpcService<TrainingServiceImpl>();
     app.MapGrpcService<ParameterServerService>();
+    app.MapTrainingEndpoints();
 }
 
 app.Run();

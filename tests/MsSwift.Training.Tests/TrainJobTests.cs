@@ -16,7 +16,7 @@ namespace MsSwift.Training.Tests;
 /// ModelService.Train end to end with real processes: the data service, the registry, the
 /// training coordinator and two worker processes, on real Redis and broker.
 /// </summary>
-public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed partial class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private ServiceInfrastructure _infrastructure = null!;
     private DataServer _data = null!;
@@ -189,6 +189,15 @@ public sealed class TrainJobTests(ITestOutputHelper output) : IAsyncLifetime
         // Checkpoints every 4 steps: the job resumed from one of them, past the start.
         var resumedStep = int.Parse(resumed.Split(' ')[3], System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(resumedStep >= 8 && resumedStep % 4 == 0, resumed);
+        // The successor appended to the same loss history: every step once (the re-run ones
+        // replaced), and the evaluations it ran after resuming.
+        using var http = new HttpClient { BaseAddress = _coordinator.HttpAddress, Timeout = TimeSpan.FromSeconds(10) };
+        var history = await HistoryAsync(http, started.JobId);
+        Assert.Equal(Enumerable.Range(1, 30).Select(step => (long)step), history.Loss.Select(point => point.Step));
+        Assert.Equal(statuses[^1].Loss, history.Loss[^1].Loss);
+        Assert.Equal(
+            Enumerable.Range(resumedStep + 1, 30 - resumedStep).Where(step => step % 4 == 0 || step == 30).Select(step => (long)step),
+            history.EvalLoss.Select(point => point.Step).Where(step => step > resumedStep));
         var types = TrainingEvents(started.JobId, TrainingEventType.Succeeded).Select(trainingEvent => trainingEvent.Type).ToList();
         var restarting = types.IndexOf(TrainingEventType.Restarting);
         Assert.True(restarting > 0, string.Join(", ", types));

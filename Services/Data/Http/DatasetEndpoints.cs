@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts;
+using MsSwift.Contracts.Data.V1;
 using MsSwift.Data.Datasets;
 using MsSwift.Modeling.Tokenizers;
 
@@ -10,7 +11,8 @@ namespace MsSwift.Data.Http;
 /// <summary>
 /// Dataset ingestion over HTTP: <c>POST /datasets/{name}</c> with the records as the (streamed)
 /// body, or <c>POST /datasets/{name}/from-path</c> with a file on the allow list; <c>GET
-/// /datasets/{name}[/{version}]</c> returns the report. Errors are ProblemDetails.
+/// /datasets/{name}[/{version}]</c> returns the report, <c>GET /datasets</c> every dataset's latest
+/// report by name. Errors are ProblemDetails.
 /// </summary>
 internal static class DatasetEndpoints
 {
@@ -28,6 +30,8 @@ internal static class DatasetEndpoints
             return await IngestAsync(name, reader, http.Request.Query, store, http.RequestAborted);
         });
         datasets.MapPost("/{name}/from-path", FromPathAsync);
+        datasets.MapGet("", async (DatasetStore store, CancellationToken cancellationToken) =>
+            Results.Json(new DatasetList(await store.ListLatestAsync(cancellationToken)), ProtobufJson.Options));
         datasets.MapGet("/{name}/{version?}", async (string name, string? version, DatasetStore store) =>
             await store.FindAsync(name, version ?? "") is { } info
                 ? Results.Text(Google.Protobuf.JsonFormatter.Default.Format(info), "application/json")
@@ -133,4 +137,7 @@ internal static class DatasetEndpoints
     }
 
     internal sealed record PathRequest(string? Path);
+
+    /// <summary>The body of <c>GET /datasets</c>: each report in the shape <c>GET /datasets/{name}</c> returns.</summary>
+    internal sealed record DatasetList(IReadOnlyList<DatasetInfo> Datasets);
 }

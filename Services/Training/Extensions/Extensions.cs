@@ -50,6 +50,7 @@ internal static class Extensions
             return CheckpointStores.Create(options.CheckpointDirectory, options.CheckpointS3);
         }));
         builder.Services.AddSingleton<JobStateStore>();
+        builder.Services.AddSingleton<JobHistory>();
         builder.Services.AddSingleton<ParameterServerJobs>();
         builder.Services.AddSingleton<WireMetrics>();
         builder.Services.AddSingleton<TrainingMetrics>();
@@ -58,6 +59,7 @@ internal static class Extensions
         builder.Services.AddHostedService(services => services.GetRequiredService<TrainingEventPublisher>());
         builder.Services.AddSingleton<JobCoordinator>();
         builder.Services.AddHostedService<JobRecovery>();
+        builder.Services.AddProblemDetails();
         return role;
     }
 }

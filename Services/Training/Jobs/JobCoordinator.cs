@@ -19,13 +19,14 @@ namespace MsSwift.Training.Jobs;
 /// <summary>
 /// Starts, follows and cancels training jobs on the coordinator: validates the request (the
 /// dataset must exist), leads the job's parameter server, keeps the job's status in Redis after
-/// every step, checkpoint and evaluation (publishing each as a training event), and on success
-/// registers the final checkpoint as a new model version. Only the job's leader writes its status.
+/// every step, checkpoint and evaluation (publishing each as a training event) and its loss curves
+/// (<see cref="JobHistory"/>), and on success registers the final checkpoint as a new model
+/// version. Only the job's leader writes its status.
 /// A job must fit the coordinator's caps (<see cref="JobBudget"/>), and the coordinator leads at
 /// most <c>Training:MaxConcurrentJobs</c> jobs at once: started here or taken over.
 /// </summary>
 public sealed partial class JobCoordinator(
-    JobRecords records, RedisLock locks, JobStateStore state, Lazy<ICheckpointStore> store, ParameterServerJobs jobs, TrainingEventPublisher events,
+    JobRecords records, JobHistory history, RedisLock locks, JobStateStore state, Lazy<ICheckpointStore> store, ParameterServerJobs jobs, TrainingEventPublisher events,
     DataService.DataServiceClient data, ModelRegistryAdmin.ModelRegistryAdminClient registry, IOptions<TrainingOptions> options,
     TrainingMetrics metrics, ILoggerFactory loggers, ILogger<JobCoordinator> logger) : IAsyncDisposable
 {
@@ -89,7 +90,7 @@ public sealed partial class JobCoordinator(
         }
 
         request.DatasetVersion = dataset.Version;
-        var jobId = $"job-{Guid.NewGuid():N}"[..16];
+        var jobId = JobIds.New();
         var status = new TrainStatus { JobId = jobId, State = TrainState.Created, Workers = request.Workers };
         await records.SaveAsync(request, status);
         var progress = new JobProgress(status, records, events);
@@ -224,6 +225,7 @@ public sealed partial class JobCoordinator(
                     status.Message = $"step {outcome.Version}: dropped stragglers: {string.Join(", ", outcome.Dropped)}";
                 }
             });
+            _ = history.RecordStepAsync(jobId, outcome.Version, request.Steps, outcome.Loss);
 
             var final = outcome.Version == request.Steps;
             var evaluation = evaluator is not null && (final || outcome.Version % request.EvalEvery == 0)
@@ -261,6 +263,7 @@ public sealed partial class JobCoordinator(
                 status.EvalLoss = result.Loss;
                 status.EvalStep = step;
             });
+            _ = history.RecordEvaluationAsync(led.Progress.JobId, step, result.Loss);
             return result;
         }
         catch (Exception error)
