@@ -20,6 +20,8 @@ internal static class CliApp
             config.Settings.Console = environment.Console;
             config.Settings.Registrar.RegisterInstance(environment);
             config.Settings.CancellationExitCode = ExitCodes.Interrupted;
+            // A mistyped option is an error, not an argument silently ignored.
+            config.Settings.StrictParsing = true;
             config.SetExceptionHandler((error, _) =>
             {
                 // Parse and validation errors: one line, and where to look.

@@ -29,7 +29,7 @@ internal class GenerationSettings : GatewaySettings
     public int? TopK { get; set; }
 
     [CommandOption("--top-p <P>")]
-    [Description("Nucleus sampling, (0, 1] (1: off)")]
+    [Description("Nucleus sampling: sample among the likeliest tokens whose probabilities add up to P, 0 < P <= 1 (1: off)")]
     public double? TopP { get; set; }
 
     [CommandOption("--stop <TEXT>")]

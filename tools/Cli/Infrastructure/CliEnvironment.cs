@@ -23,6 +23,15 @@ internal sealed class CliEnvironment(IAnsiConsole console, TextWriter error, Tex
 
     public void WriteRawLine(string text) => Console.Profile.Out.Writer.WriteLine(text);
 
-    public static CliEnvironment FromProcess() =>
-        new(AnsiConsole.Console, System.Console.Error, System.Console.In, Environment.GetEnvironmentVariable);
+    public static CliEnvironment FromProcess()
+    {
+        // Redirected output has no width to fit: tables would fold into 80 columns, so a log or a
+        // pipe gets them whole instead.
+        if (System.Console.IsOutputRedirected)
+        {
+            AnsiConsole.Console.Profile.Width = 240;
+        }
+
+        return new(AnsiConsole.Console, System.Console.Error, System.Console.In, Environment.GetEnvironmentVariable);
+    }
 }

@@ -32,16 +32,22 @@ internal sealed class TrainWatch(CliEnvironment environment, bool json)
             else
             {
                 await environment.Console.Progress().AutoClear(false).HideCompleted(false)
-                    .Columns(new ProgressBarColumn(), new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+                    .Columns(new ProgressBarColumn { Width = 16 }, new TaskDescriptionColumn { Alignment = Justify.Left })
                     .StartAsync(async context =>
                     {
                         var task = context.AddTask("starting", maxValue: Math.Max(1, totalSteps));
                         await foreach (var status in call.ResponseStream.ReadAllAsync(cancellationToken))
                         {
+                            if (last is null)
+                            {
+                                // The job once, above the bar; the bar's line keeps to what changes.
+                                environment.Console.MarkupLine("Job [bold]{0}[/]: Ctrl+C detaches, the job keeps running", status.JobId);
+                            }
+
                             last = status;
                             progress.Observe(status);
                             task.Value = Math.Min(status.Step, task.MaxValue);
-                            task.Description = Markup.Escape(progress.Describe(status));
+                            task.Description = Markup.Escape(progress.Describe(status, withJob: false));
                         }
                     });
             }
@@ -100,6 +106,9 @@ internal sealed class TrainWatch(CliEnvironment environment, bool json)
 
     public static string State(TrainState state) => state.ToString().ToLowerInvariant();
 
+    private static string TokensPerSecond(double value) =>
+        value >= 10_000 ? $"{(value / 1000).ToString("F0", CultureInfo.InvariantCulture)}k" : value.ToString("N0", CultureInfo.InvariantCulture);
+
     public static string Loss(double loss) => loss == 0 ? "-" : loss.ToString("F3", CultureInfo.InvariantCulture);
 
     /// <summary>The one-line summary of a status, with the ETA from the steps/s seen on this stream.</summary>
@@ -126,12 +135,15 @@ internal sealed class TrainWatch(CliEnvironment environment, bool json)
             return milestone;
         }
 
-        public string Describe(TrainStatus status)
+        public string Describe(TrainStatus status, bool withJob = true)
         {
             var steps = totalSteps > 0 ? $"{status.Step}/{totalSteps}" : status.Step.ToString(CultureInfo.InvariantCulture);
-            var line = $"{status.JobId} {State(status.State)} step {steps} loss {Loss(status.Loss)} eval {Loss(status.EvalLoss)}" +
-                $" {status.TokensPerSecond.ToString("N0", CultureInfo.InvariantCulture)} tok/s {status.Workers} workers";
-            return Eta(status) is { } eta ? $"{line} ETA {eta:hh\\:mm\\:ss}" : line;
+            var job = withJob ? $"{status.JobId} " : "";
+            var state = status.State == TrainState.Running && !withJob ? "" : $"{State(status.State)} ";
+            // Next to the bar it must fit 80 columns: "1200/2000 loss 1.547 eval 1.595 19k tok/s 2 workers ETA 04:33".
+            var line = $"{job}{state}{(withJob ? "step " : "")}{steps} loss {Loss(status.Loss)} eval {Loss(status.EvalLoss)}" +
+                $" {TokensPerSecond(status.TokensPerSecond)} tok/s {status.Workers} worker{(status.Workers == 1 ? "" : "s")}";
+            return Eta(status) is { } eta ? $"{line} ETA {(eta.TotalHours >= 1 ? eta.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : eta.ToString(@"mm\:ss", CultureInfo.InvariantCulture))}" : line;
         }
 
         private TimeSpan? Eta(TrainStatus status)

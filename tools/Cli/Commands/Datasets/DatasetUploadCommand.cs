@@ -67,7 +67,7 @@ internal sealed class DatasetUploadCommand(CliEnvironment environment) : Gateway
 
         Environment.Console.Write(DatasetTable.Of([dataset]));
         DatasetTable.WriteMalformed(Environment.Console, dataset);
-        Environment.Console.MarkupLine("Next: [bold]msswift train --dataset {0} --workers 2[/]", Markup.Escape(dataset.Name));
+        Environment.Console.MarkupLine("Next: [bold]msswift train --dataset {0}[/]", Markup.Escape(dataset.Name));
         return ExitCodes.Success;
     }
 
