@@ -34,7 +34,10 @@ phase_start=$(milliseconds)
 phase() { echo "   ($1: $(seconds_since "$phase_start") s)" | tee -a "$state/phases.txt"; phase_start=$(milliseconds); }
 : > "$state/phases.txt"
 
-if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+port_taken() { (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; }
+# A cluster that is still stopping frees the port within seconds.
+for _ in $(seq 1 15); do port_taken || break; sleep 2; done
+if port_taken; then
   echo "demo: port 8080 is taken (is ./build.sh run or an earlier demo running? stop it first: kill -- -\$(cat $state/apphost.pid))" >&2
   exit 1
 fi
@@ -59,7 +62,8 @@ setsid dotnet run --no-build --project AppHost -- "${apphost_args[@]}" > "$log" 
 apphost=$!
 echo "$apphost" > "$state/apphost.pid"
 # setsid: the AppHost leads its own process group, so one signal stops it and everything it started.
-trap '[ "$stop_at_end" = true ] && kill -TERM -- "-$apphost" 2>/dev/null; true' EXIT
+# --exit waits until everything has stopped, so the ports are free when the script returns.
+trap '[ "$stop_at_end" = true ] && { kill -TERM -- "-$apphost" 2>/dev/null; wait "$apphost" 2>/dev/null; }; true' EXIT
 for _ in $(seq 1 300); do
   [ -f "$cluster_file" ] && break
   kill -0 "$apphost" 2>/dev/null || { echo "demo: the AppHost stopped; see $log" >&2; tail -20 "$log" >&2; exit 1; }
@@ -84,7 +88,6 @@ train=(train --dataset shakespeare --model "$model" --workers "$workers" --steps
 echo "\$ msswift ${train[*]}"
 train_start=$(milliseconds)
 msswift "${train[@]}"
-phase training
 # The newest job is ours; its status says what it registered (the CLI's JSON is compact, one document per line).
 json_field() { grep -o "\"$1\":\"\\{0,1\\}[^\",}]*" <<<"$2" | head -1 | sed 's/.*:"\{0,1\}//' || true; }
 if [ "$mode" = default-model ]; then
@@ -95,8 +98,9 @@ else
   job_json=$(msswift jobs list --limit 1 --json)
   job=$(json_field jobId "$job_json")
   version=$(json_field registeredVersion "$job_json")
-  echo "   (training: $steps steps in $(seconds_since "$train_start") s, $(json_field tokensPerSecond "$job_json") tokens/s at the end)" | tee -a "$state/phases.txt"
+  echo "   (training: $steps steps in $(seconds_since "$train_start") s, $(printf '%.0f' "$(json_field tokensPerSecond "$job_json")") tokens/s at the end)" | tee -a "$state/phases.txt"
 fi
+phase_start=$(milliseconds)
 if [ -z "$version" ]; then
   echo "Job $job has not finished (detached?): it keeps running. Follow it with ./msswift jobs attach $job; the cluster keeps running."
   stop_at_end=false
@@ -122,10 +126,15 @@ echo "\$ msswift models canary $model v1 --percent 10"
 msswift models canary "$model" v1 --percent 10
 phase registration
 
-step "Asking it through the gateway"
-echo "\$ msswift predict \"ROMEO:\" --model-version $version --max-tokens 120 --stream"
-msswift predict "ROMEO:" --model-version "$version" --max-tokens 120 --stream
+step "Asking it through the gateway: the new version, then the bundled one (2000 steps) for comparison"
+ask=(--max-tokens 160 --temperature 0.8 --top-k 40 --seed 7 --stream)
+# Inference loads a promoted version on its model event, within seconds: ask once it answers.
+for _ in $(seq 1 60); do msswift predict "ROMEO:" --model-version "$version" --max-tokens 1 --json >/dev/null 2>&1 && break; sleep 1; done
+echo "\$ msswift predict \"ROMEO:\" --model-version $version ${ask[*]}"
+msswift predict "ROMEO:" --model-version "$version" "${ask[@]}"
 phase first-answer
+echo "\$ msswift predict \"ROMEO:\" --model-version v1 ${ask[*]}"
+msswift predict "ROMEO:" --model-version v1 "${ask[@]}"
 
 step "Loss curve"
 msswift jobs plot "$job" --output "$state/$job-loss"
