@@ -54,8 +54,12 @@ public sealed class InfrastructureModeTests
         }
 
         Assert.Equal(["redis", "kafka", "registry"], WaitsFor(resources["inference"]));
-        // The gateway routes to every service, so it needs each one's address (and waits for it).
-        Assert.Equal(["kafka", "inference", "training", "data", "registry"], WaitsFor(resources["gateway"]));
+        // The gateway routes to every service, so it needs each one's address, and waits for each but
+        // inference: inference is ready only with a production model, and a cluster without one must
+        // still take uploads and training through the gateway.
+        Assert.Equal(["kafka", "training", "data", "registry"], WaitsFor(resources["gateway"]));
+        Assert.Contains(resources["gateway"].Annotations.OfType<ResourceRelationshipAnnotation>(),
+            relationship => relationship.Resource.Name == "inference" && relationship.Type == "Reference");
         Assert.Equal(["redis", "data", "training"], WaitsFor(resources["worker"]));
     }
 

@@ -126,8 +126,7 @@ public sealed class WholeAppTests
                 new { model = "demo", messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 1 }, token)),
             ["GET /registry/models"] = await Answer(http.GetAsync("/registry/models", token)),
             ["POST /registry/.../promote"] = await Answer(http.PostAsync("/registry/models/whole-app-none/versions/v1/promote", null, token)),
-            // Training has no HTTP API of its own yet: its 404 is the backend answering.
-            ["GET /training/..."] = await Answer(http.GetAsync("/training/jobs", token)),
+            ["GET /training/..."] = await Answer(http.GetAsync("/training/jobs/job-000000000000", token)),
             ["POST /datasets/..."] = await Answer(http.PostAsync("/datasets/whole-app?format=csv", new StringContent("x"), token)),
             ["GET /datasets/..."] = await Answer(http.GetAsync("/datasets/whole-app-none", token)),
             ["POST /async/predict"] = await Answer(http.PostAsJsonAsync("/async/predict", new { prompt = "hi", parameters = new { max_new_tokens = 1 } }, token)),
@@ -147,7 +146,7 @@ public sealed class WholeAppTests
             ["POST /v1/chat/completions"] = "200",
             ["GET /registry/models"] = "200",
             ["POST /registry/.../promote"] = "404 Not found",
-            ["GET /training/..."] = "404",
+            ["GET /training/..."] = "404 Unknown job",
             ["POST /datasets/..."] = "400 One or more validation errors occurred.",
             ["GET /datasets/..."] = "404 Unknown dataset",
             ["POST /async/predict"] = "202",
