@@ -191,11 +191,8 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         return losses;
     }
 
-    private static GptModel Model(long seed)
-    {
-        manual_seed(seed);
-        return new GptModel(Config);
-    }
+    // Seeded under the model's initialisation lock: tests in other classes build models at the same time.
+    private static GptModel Model(long seed) => GptModel.CreateSeeded(Config, seed);
 
     /// <summary>Step t's global batch: a short repeating pattern per row, so there is something to learn.</summary>
     private static TokenBatch GlobalBatchFor(int step)

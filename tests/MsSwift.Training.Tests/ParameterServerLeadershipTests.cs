@@ -104,8 +104,7 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
 
     private static async Task<List<double>> TrainAsync(ParameterServerHost host, string jobId, int steps, int firstStep)
     {
-        manual_seed(99);
-        using var worker = new DataParallelWorker(host.Client, jobId, "w1", new GptModel(Config), Hyperparameters);
+        using var worker = new DataParallelWorker(host.Client, jobId, "w1", GptModel.CreateSeeded(Config, 99), Hyperparameters);
         var joined = await worker.JoinAsync(CancellationToken.None);
         Assert.Equal(firstStep, joined.Step);
         var losses = new List<double>();

@@ -26,12 +26,33 @@ public sealed class GptModel : Module<Tensor, Tensor>
         LinearFactory linear = quantized
             ? (inputs, outputs) => new Int8Linear(inputs, outputs)
             : (inputs, outputs) => Linear(inputs, outputs);
-        wte = Embedding(config.VocabSize, config.Width);
-        wpe = Embedding(config.ContextLength, config.Width);
-        h = ModuleList(Enumerable.Range(0, config.Layers).Select(layer => new TransformerBlock(config, layer, linear)).ToArray());
-        ln_f = LayerNorm(config.Width, config.LayerNormEpsilon);
-        RegisterComponents();
-        InitializeWeights();
+        lock (Initialization)
+        {
+            wte = Embedding(config.VocabSize, config.Width);
+            wpe = Embedding(config.ContextLength, config.Width);
+            h = ModuleList(Enumerable.Range(0, config.Layers).Select(layer => new TransformerBlock(config, layer, linear)).ToArray());
+            ln_f = LayerNorm(config.Width, config.LayerNormEpsilon);
+            RegisterComponents();
+            InitializeWeights();
+        }
+    }
+
+    /// <summary>
+    /// Random initialisation draws from libtorch's one global generator. Every construction holds
+    /// this lock while it draws, and a seeded one also while it seeds, so two models built at once
+    /// on different threads (two jobs led by one coordinator, an evaluator, a test next door)
+    /// cannot interleave their draws: a seed gives the same weights whatever else runs.
+    /// </summary>
+    private static readonly Lock Initialization = new();
+
+    /// <summary>A model whose initial weights depend on <paramref name="seed"/> only.</summary>
+    public static GptModel CreateSeeded(GptConfig config, long seed)
+    {
+        lock (Initialization)
+        {
+            manual_seed(seed);
+            return new GptModel(config);
+        }
     }
 
     public GptConfig Config { get; }

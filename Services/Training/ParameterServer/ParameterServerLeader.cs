@@ -97,8 +97,7 @@ public sealed partial class ParameterServerLeader(
 
     private ParameterServerJob Fresh()
     {
-        TorchSharp.torch.manual_seed(spec.Seed);
-        return new ParameterServerJob(spec.JobId, new GptModel(spec.Config), spec.Hyperparameters, spec.Settings) { TokenizerId = spec.Tokenizer };
+        return new ParameterServerJob(spec.JobId, GptModel.CreateSeeded(spec.Config, spec.Seed), spec.Hyperparameters, spec.Settings) { TokenizerId = spec.Tokenizer };
     }
 
     private async Task<ParameterServerJob> ResumeAsync(CommittedStep committed, CancellationToken cancellationToken)
