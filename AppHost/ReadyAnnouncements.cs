@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using MsSwift.Contracts;
 using Microsoft.Extensions.Logging;
@@ -41,18 +40,12 @@ internal static partial class ReadyAnnouncements
             LogGatewayReady(logger, httpAddress, grpcAddress, key);
             if (file.Length > 0)
             {
-                LocalClusterFile.Write(file, new LocalClusterConnection(httpAddress, grpcAddress, key, DashboardUrl(configuration)));
+                LocalClusterFile.Write(file, new LocalClusterConnection(httpAddress, grpcAddress, key));
                 LogConnectionFile(logger, file);
             }
         });
         return gateway;
     }
-
-    /// <summary>The dashboard's login address, when this run has a dashboard and a browser token.</summary>
-    private static string? DashboardUrl(ConfigurationManager configuration) =>
-        configuration["ASPNETCORE_URLS"]?.Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() is { } url
-            ? configuration["AppHost:BrowserToken"] is { Length: > 0 } token ? $"{url}/login?t={token}" : url
-            : null;
 
     private static ILogger Logger(IServiceProvider services) =>
         services.GetRequiredService<ILoggerFactory>().CreateLogger("MsSwift.AppHost");

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace MsSwift.Contracts;
 
 /// <summary>Where a local cluster's front door is: what <c>./build.sh run</c> writes and the <c>msswift</c> CLI reads.</summary>
-public sealed record LocalClusterConnection(string Http, string Grpc, string ApiKey, string? Dashboard);
+public sealed record LocalClusterConnection(string Http, string Grpc, string ApiKey);
 
 /// <summary>
 /// The file that hands a local run's gateway addresses and development key to the CLI, so a user

@@ -17,7 +17,7 @@ public sealed class GatewayConnectionTests : IDisposable
     [Fact]
     public void The_local_run_file_gives_both_addresses_and_its_key()
     {
-        LocalClusterFile.Write(ClusterFile, new("http://localhost:18080", "http://localhost:18081", FileKey, null));
+        LocalClusterFile.Write(ClusterFile, new("http://localhost:18080", "http://localhost:18081", FileKey));
 
         var connection = Resolve(new GatewaySettings());
 
@@ -33,7 +33,7 @@ public sealed class GatewayConnectionTests : IDisposable
     [Fact]
     public void The_development_key_never_goes_to_another_gateway()
     {
-        LocalClusterFile.Write(ClusterFile, new("http://localhost:18080", "http://localhost:18081", FileKey, null));
+        LocalClusterFile.Write(ClusterFile, new("http://localhost:18080", "http://localhost:18081", FileKey));
 
         var otherHttp = Resolve(new GatewaySettings { Gateway = "https://gateway.example.com" });
         var otherGrpc = Resolve(new GatewaySettings { Grpc = "http://evil.example.com:8081" });
@@ -49,7 +49,7 @@ public sealed class GatewayConnectionTests : IDisposable
     [Fact]
     public void Flags_win_over_the_environment_which_wins_over_the_file()
     {
-        LocalClusterFile.Write(ClusterFile, new("http://localhost:18080", "http://localhost:18081", FileKey, null));
+        LocalClusterFile.Write(ClusterFile, new("http://localhost:18080", "http://localhost:18081", FileKey));
         (string, string)[] environment = [("MSSWIFT_GATEWAY", "http://env-host:8080"), ("MSSWIFT_GATEWAY_GRPC", "http://env-host:9091"), ("MSSWIFT_API_KEY", "environment-key-0123456789")];
 
         var fromEnvironment = Resolve(new GatewaySettings(), environment);

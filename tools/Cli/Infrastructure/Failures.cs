@@ -31,8 +31,9 @@ internal static class Failures
         {
             HttpStatusCode.Unauthorized => BadKey(operation, reason),
             HttpStatusCode.Forbidden => MissingScope(operation, reason),
+            // The gateway's own (no backend) or a service's (a dependency down): either way, for now.
             HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout =>
-                new CliException($"{operation} failed: the gateway could not reach the service behind it ({(int)response.StatusCode}: {reason}); check the cluster (./build.sh run) and retry"),
+                new CliException($"{operation} failed: the cluster cannot serve it right now ({(int)response.StatusCode}: {reason}); retry shortly, and check the cluster's log if it persists"),
             _ => new CliException($"{operation} failed: {reason} ({(int)response.StatusCode})"),
         };
     }
