@@ -1,6 +1,7 @@
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.V1;
 using MsSwift.Registry.Models;
+using MsSwift.ServiceDefaults.Errors;
 
 namespace MsSwift.Registry.Tests;
 
@@ -28,7 +29,7 @@ public sealed class ModelRulesTests
         Assert.Equal("tiny/v2/model.safetensors", rollBackEvent.Checkpoint);
         Assert.Equal(Stage.None, ModelRules.Find(rolledBack, "v3")!.Stage);
         Assert.Equal("v1", twice.ProductionVersion);
-        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.RollBack(twice, Now)));
+        Assert.Equal(ServiceError.FailedPrecondition, Refusal(() => ModelRules.RollBack(twice, Now)));
         Assert.Equal(promoted.Revision + 2, twice.Revision);
     }
 
@@ -38,9 +39,9 @@ public sealed class ModelRulesTests
         var model = ModelRules.Promote(WithVersions("v1", "v2", "v3"), "v1", Now).Model;
         model = ModelRules.SetCanary(model, "v2", 10, Now).Model;
 
-        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.Delete(model, "v1", Now)));
-        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.Archive(model, "v2", Now)));
-        Assert.Equal(RegistryError.NotFound, Refusal(() => ModelRules.Delete(model, "v9", Now)));
+        Assert.Equal(ServiceError.FailedPrecondition, Refusal(() => ModelRules.Delete(model, "v1", Now)));
+        Assert.Equal(ServiceError.FailedPrecondition, Refusal(() => ModelRules.Archive(model, "v2", Now)));
+        Assert.Equal(ServiceError.NotFound, Refusal(() => ModelRules.Delete(model, "v9", Now)));
         var deleted = ModelRules.Delete(model, "v3", Now).Model;
         Assert.Equal(["v1", "v2"], deleted.Versions.Select(version => version.Version));
     }
@@ -51,9 +52,9 @@ public sealed class ModelRulesTests
         var unpromoted = WithVersions("v1", "v2");
         var model = ModelRules.Promote(unpromoted, "v1", Now).Model;
 
-        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.SetCanary(unpromoted, "v2", 10, Now)));
-        Assert.Equal(RegistryError.InvalidArgument, Refusal(() => ModelRules.SetCanary(model, "v2", 100, Now)));
-        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.SetCanary(model, "v1", 10, Now)));
+        Assert.Equal(ServiceError.FailedPrecondition, Refusal(() => ModelRules.SetCanary(unpromoted, "v2", 10, Now)));
+        Assert.Equal(ServiceError.InvalidArgument, Refusal(() => ModelRules.SetCanary(model, "v2", 100, Now)));
+        Assert.Equal(ServiceError.FailedPrecondition, Refusal(() => ModelRules.SetCanary(model, "v1", 10, Now)));
 
         var (canary, canaryEvent) = ModelRules.SetCanary(model, "v2", 30, Now);
         var promoted = ModelRules.Promote(canary, "v2", Now).Model;
@@ -78,9 +79,9 @@ public sealed class ModelRulesTests
 
         Assert.Equal(["v1", "v7", "v8"], next.Versions.Select(version => version.Version));
         Assert.Equal(ModelEventType.Registered, registered.Type);
-        Assert.Equal(RegistryError.AlreadyExists, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "v7" }, Now)));
-        Assert.Equal(RegistryError.InvalidArgument, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "../x" }, Now)));
-        Assert.Equal(RegistryError.InvalidArgument, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "v9", Stage = Stage.Production }, Now)));
+        Assert.Equal(ServiceError.AlreadyExists, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "v7" }, Now)));
+        Assert.Equal(ServiceError.InvalidArgument, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "../x" }, Now)));
+        Assert.Equal(ServiceError.InvalidArgument, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "v9", Stage = Stage.Production }, Now)));
     }
 
     [Fact]
@@ -93,7 +94,7 @@ public sealed class ModelRulesTests
         model = ModelRules.Archive(model, "v2", Now).Model;
 
         Assert.Equal(["v1"], model.ProductionHistory);
-        Assert.Equal(RegistryError.FailedPrecondition, Refusal(() => ModelRules.Promote(model, "v2", Now)));
+        Assert.Equal(ServiceError.FailedPrecondition, Refusal(() => ModelRules.Promote(model, "v2", Now)));
         Assert.Equal("v1", ModelRules.RollBack(model, Now).Model.ProductionVersion);
     }
 
@@ -108,5 +109,5 @@ public sealed class ModelRulesTests
         return model;
     }
 
-    private static RegistryError Refusal(Action change) => Assert.Throws<RegistryException>(change).Error;
+    private static ServiceError Refusal(Action change) => Assert.Throws<ServiceException>(change).Error;
 }

@@ -1,5 +1,6 @@
 using MsSwift.Contracts;
 using MsSwift.Registry.Models;
+using MsSwift.ServiceDefaults.Errors;
 
 namespace MsSwift.Registry.Tests;
 
@@ -27,6 +28,6 @@ public sealed class ResourceNamesTests
     public void Names_with_a_trailing_newline_a_separator_or_too_many_characters_are_refused(string name)
     {
         Assert.False(ResourceNames.IsValid(name));
-        Assert.Equal(RegistryError.InvalidArgument, Assert.Throws<RegistryException>(() => ModelRules.ValidateName(name, "model")).Error);
+        Assert.Equal(ServiceError.InvalidArgument, Assert.Throws<ServiceException>(() => ModelRules.ValidateName(name, "model")).Error);
     }
 }

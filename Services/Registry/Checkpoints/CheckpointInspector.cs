@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using MsSwift.Modeling.Checkpoints;
-using MsSwift.Registry.Models;
+using MsSwift.ServiceDefaults.Errors;
 
 namespace MsSwift.Registry.Checkpoints;
 
@@ -19,11 +19,11 @@ public sealed class CheckpointInspector(Lazy<ICheckpointStore> store)
         }
         catch (CheckpointNotFoundException)
         {
-            throw new RegistryException(RegistryError.FailedPrecondition, $"checkpoint '{name}' does not exist in the checkpoint store; write it before registering it");
+            throw new ServiceException(ServiceError.FailedPrecondition, $"checkpoint '{name}' does not exist in the checkpoint store; write it before registering it");
         }
         catch (ArgumentException error)
         {
-            throw new RegistryException(RegistryError.InvalidArgument, $"checkpoint name '{name}' is not valid: {error.Message}");
+            throw new ServiceException(ServiceError.InvalidArgument, $"checkpoint name '{name}' is not valid: {error.Message}");
         }
 
         await using (stream)
@@ -41,7 +41,7 @@ public sealed class CheckpointInspector(Lazy<ICheckpointStore> store)
             }
             catch (Exception error) when (error is InvalidDataException or EndOfStreamException)
             {
-                throw new RegistryException(RegistryError.FailedPrecondition, $"checkpoint '{name}' is not a safetensors file: {error.Message}");
+                throw new ServiceException(ServiceError.FailedPrecondition, $"checkpoint '{name}' is not a safetensors file: {error.Message}");
             }
 
             var buffer = new byte[1 << 20];

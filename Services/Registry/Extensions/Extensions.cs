@@ -2,9 +2,9 @@ using Microsoft.Extensions.Options;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Registry.Checkpoints;
 using MsSwift.Registry.Events;
-using MsSwift.Registry.Grpc;
 using MsSwift.Registry.Models;
 using MsSwift.Registry.Storage;
+using MsSwift.ServiceDefaults.Grpc;
 
 namespace MsSwift.Registry.Extensions;
 
@@ -31,6 +31,6 @@ internal static class Extensions
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelEventOutbox>());
         builder.Services.AddSingleton<RegistryService>();
         builder.Services.AddHostedService<Seeding.ModelSeeder>();
-        builder.Services.AddGrpc(options => options.Interceptors.Add<RegistryErrorInterceptor>());
+        builder.Services.AddGrpc(options => options.Interceptors.Add<ServiceErrorInterceptor>());
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Google.Protobuf;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Registry.Models;
+using MsSwift.ServiceDefaults.Errors;
 
 namespace MsSwift.Registry.Http;
 
@@ -38,7 +39,7 @@ internal static class RegistryEndpoints
             var body = await ReadAsync<Canary>(request);
             if (body.Percent == 0)
             {
-                throw new RegistryException(RegistryError.InvalidArgument, "percent must be between 1 and 99; DELETE the canary to clear it");
+                throw new ServiceException(ServiceError.InvalidArgument, "percent must be between 1 and 99; DELETE the canary to clear it");
             }
 
             return Model(await registry.SetCanaryAsync(model, body.Version, body.Percent, ExpectedRevision(request), cancellationToken));
@@ -58,15 +59,15 @@ internal static class RegistryEndpoints
         {
             return await next(context);
         }
-        catch (RegistryException error)
+        catch (ServiceException error)
         {
             var (status, title) = error.Error switch
             {
-                RegistryError.InvalidArgument => (StatusCodes.Status400BadRequest, "Invalid request"),
-                RegistryError.NotFound => (StatusCodes.Status404NotFound, "Not found"),
-                RegistryError.AlreadyExists => (StatusCodes.Status409Conflict, "Already exists"),
-                RegistryError.StaleRevision => (StatusCodes.Status412PreconditionFailed, "Revision changed"),
-                RegistryError.Conflict => (StatusCodes.Status409Conflict, "Concurrent change"),
+                ServiceError.InvalidArgument => (StatusCodes.Status400BadRequest, "Invalid request"),
+                ServiceError.NotFound => (StatusCodes.Status404NotFound, "Not found"),
+                ServiceError.AlreadyExists => (StatusCodes.Status409Conflict, "Already exists"),
+                ServiceError.StaleRevision => (StatusCodes.Status412PreconditionFailed, "Revision changed"),
+                ServiceError.Conflict => (StatusCodes.Status409Conflict, "Concurrent change"),
                 _ => (StatusCodes.Status409Conflict, "Not allowed in the model's current state"),
             };
             return Results.Problem(statusCode: status, title: title, detail: error.Message);
@@ -83,7 +84,7 @@ internal static class RegistryEndpoints
         }
         catch (Exception error) when (error is InvalidJsonException or InvalidProtocolBufferException)
         {
-            throw new RegistryException(RegistryError.InvalidArgument, $"the body is not a valid {typeof(T).Name}: {error.Message}");
+            throw new ServiceException(ServiceError.InvalidArgument, $"the body is not a valid {typeof(T).Name}: {error.Message}");
         }
     }
 
@@ -98,7 +99,7 @@ internal static class RegistryEndpoints
 
         return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var revision)
             ? revision
-            : throw new RegistryException(RegistryError.InvalidArgument, $"If-Match must be a model revision such as \"12\", got '{value}'");
+            : throw new ServiceException(ServiceError.InvalidArgument, $"If-Match must be a model revision such as \"12\", got '{value}'");
     }
 
     private static ProtoJsonResult Model(RegisteredModel model, int status = StatusCodes.Status200OK) =>

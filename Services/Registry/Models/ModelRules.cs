@@ -2,13 +2,14 @@ using Google.Protobuf.WellKnownTypes;
 using MsSwift.Contracts;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.V1;
+using MsSwift.ServiceDefaults.Errors;
 
 namespace MsSwift.Registry.Models;
 
 /// <summary>
 /// The registry's state machine for one model, as pure functions: each takes the current record
 /// (never changed) and returns the next one and the event that announces it, or throws a
-/// <see cref="RegistryException"/> saying why the change is not allowed.
+/// <see cref="ServiceException"/> saying why the change is not allowed.
 /// </summary>
 public static class ModelRules
 {
@@ -16,7 +17,7 @@ public static class ModelRules
     {
         if (!ResourceNames.IsValid(value))
         {
-            throw new RegistryException(RegistryError.InvalidArgument, $"{field} '{value}' is not valid: use {ResourceNames.Rule}");
+            throw new ServiceException(ServiceError.InvalidArgument, $"{field} '{value}' is not valid: use {ResourceNames.Rule}");
         }
     }
 
@@ -30,12 +31,12 @@ public static class ModelRules
         ValidateName(version.Version, "version");
         if (Find(current, version.Version) is not null)
         {
-            throw new RegistryException(RegistryError.AlreadyExists, $"model '{current.Name}' already has version '{version.Version}'");
+            throw new ServiceException(ServiceError.AlreadyExists, $"model '{current.Name}' already has version '{version.Version}'");
         }
 
         if (version.Stage is not (Stage.None or Stage.Staging))
         {
-            throw new RegistryException(RegistryError.InvalidArgument, $"a new version starts in stage none or staging, not {version.Stage}; promote it afterwards");
+            throw new ServiceException(ServiceError.InvalidArgument, $"a new version starts in stage none or staging, not {version.Stage}; promote it afterwards");
         }
 
         var next = Next(current, now);
@@ -50,12 +51,12 @@ public static class ModelRules
         var version = Existing(next, versionName);
         if (version.Stage == Stage.Archived)
         {
-            throw new RegistryException(RegistryError.FailedPrecondition, $"version '{versionName}' of '{current.Name}' is archived; register it again to serve it");
+            throw new ServiceException(ServiceError.FailedPrecondition, $"version '{versionName}' of '{current.Name}' is archived; register it again to serve it");
         }
 
         if (next.ProductionVersion == versionName)
         {
-            throw new RegistryException(RegistryError.FailedPrecondition, $"version '{versionName}' of '{current.Name}' is already in production");
+            throw new ServiceException(ServiceError.FailedPrecondition, $"version '{versionName}' of '{current.Name}' is already in production");
         }
 
         if (!string.IsNullOrEmpty(next.ProductionVersion))
@@ -72,7 +73,7 @@ public static class ModelRules
     {
         if (current.ProductionHistory.Count == 0)
         {
-            throw new RegistryException(RegistryError.FailedPrecondition, $"model '{current.Name}' has no earlier production version to roll back to");
+            throw new ServiceException(ServiceError.FailedPrecondition, $"model '{current.Name}' has no earlier production version to roll back to");
         }
 
         var next = Next(current, now);
@@ -88,13 +89,13 @@ public static class ModelRules
     {
         if (percent is < 0 or > 99)
         {
-            throw new RegistryException(RegistryError.InvalidArgument, $"percent must be between 1 and 99 (0 clears the canary), got {percent}");
+            throw new ServiceException(ServiceError.InvalidArgument, $"percent must be between 1 and 99 (0 clears the canary), got {percent}");
         }
 
         var next = Next(current, now);
         if (percent == 0)
         {
-            var cleared = next.Canary?.Version ?? throw new RegistryException(RegistryError.FailedPrecondition, $"model '{current.Name}' has no canary to clear");
+            var cleared = next.Canary?.Version ?? throw new ServiceException(ServiceError.FailedPrecondition, $"model '{current.Name}' has no canary to clear");
             next.Canary = null;
             var clearedEvent = Event(ModelEventType.CanarySet, next, Existing(next, cleared), now);
             return (next, clearedEvent);
@@ -103,12 +104,12 @@ public static class ModelRules
         var version = Existing(next, versionName);
         if (string.IsNullOrEmpty(next.ProductionVersion))
         {
-            throw new RegistryException(RegistryError.FailedPrecondition, $"model '{current.Name}' has no production version for a canary to share traffic with");
+            throw new ServiceException(ServiceError.FailedPrecondition, $"model '{current.Name}' has no production version for a canary to share traffic with");
         }
 
         if (version.Version == next.ProductionVersion || version.Stage == Stage.Archived)
         {
-            throw new RegistryException(RegistryError.FailedPrecondition,
+            throw new ServiceException(ServiceError.FailedPrecondition,
                 $"version '{versionName}' of '{current.Name}' is {StageName(version.Stage)}; a canary must be a version that is not serving yet");
         }
 
@@ -142,19 +143,19 @@ public static class ModelRules
         model.Versions.FirstOrDefault(candidate => candidate.Version == version);
 
     private static ModelVersion Existing(RegisteredModel model, string version) =>
-        Find(model, version) ?? throw new RegistryException(RegistryError.NotFound,
+        Find(model, version) ?? throw new ServiceException(ServiceError.NotFound,
             $"model '{model.Name}' has no version '{version}'; versions: {(model.Versions.Count == 0 ? "(none)" : string.Join(", ", model.Versions.Select(candidate => candidate.Version)))}");
 
     private static void RefuseIfServing(RegisteredModel model, string version, string action)
     {
         if (model.ProductionVersion == version)
         {
-            throw new RegistryException(RegistryError.FailedPrecondition, $"cannot {action} version '{version}' of '{model.Name}': it is in production; promote another version first");
+            throw new ServiceException(ServiceError.FailedPrecondition, $"cannot {action} version '{version}' of '{model.Name}': it is in production; promote another version first");
         }
 
         if (model.Canary?.Version == version)
         {
-            throw new RegistryException(RegistryError.FailedPrecondition, $"cannot {action} version '{version}' of '{model.Name}': it is the canary; clear the canary first");
+            throw new ServiceException(ServiceError.FailedPrecondition, $"cannot {action} version '{version}' of '{model.Name}': it is the canary; clear the canary first");
         }
     }
 

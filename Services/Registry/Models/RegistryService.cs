@@ -3,6 +3,7 @@ using MsSwift.Contracts.V1;
 using MsSwift.Registry.Checkpoints;
 using MsSwift.Registry.Events;
 using MsSwift.Registry.Storage;
+using MsSwift.ServiceDefaults.Errors;
 
 namespace MsSwift.Registry.Models;
 
@@ -28,7 +29,7 @@ public sealed partial class RegistryService(
     {
         if (pageSize is < 0 or > MaxCanaryPageSize)
         {
-            throw new RegistryException(RegistryError.InvalidArgument, $"page_size must be between 1 and {MaxCanaryPageSize} (0 for {DefaultCanaryPageSize}), got {pageSize}");
+            throw new ServiceException(ServiceError.InvalidArgument, $"page_size must be between 1 and {MaxCanaryPageSize} (0 for {DefaultCanaryPageSize}), got {pageSize}");
         }
 
         if (pageToken.Length > 0)
@@ -58,7 +59,7 @@ public sealed partial class RegistryService(
         ModelRules.ValidateName(model, "model");
         var record = await store.ReadAsync(model);
         return record.Revision == 0
-            ? throw new RegistryException(RegistryError.NotFound, $"model '{model}' is not registered")
+            ? throw new ServiceException(ServiceError.NotFound, $"model '{model}' is not registered")
             : record;
     }
 
@@ -72,7 +73,7 @@ public sealed partial class RegistryService(
 
         if (string.IsNullOrWhiteSpace(request.Checkpoint))
         {
-            throw new RegistryException(RegistryError.InvalidArgument, "checkpoint is required: the version's name in the checkpoint store");
+            throw new ServiceException(ServiceError.InvalidArgument, "checkpoint is required: the version's name in the checkpoint store");
         }
 
         var facts = await checkpoints.InspectAsync(request.Checkpoint, cancellationToken);
@@ -113,20 +114,20 @@ public sealed partial class RegistryService(
         ModelRules.ValidateName(name, "model");
         if (expectedRevision < 0)
         {
-            throw new RegistryException(RegistryError.InvalidArgument, $"expected_revision must not be negative, got {expectedRevision}");
+            throw new ServiceException(ServiceError.InvalidArgument, $"expected_revision must not be negative, got {expectedRevision}");
         }
 
         var current = await store.ReadAsync(name);
         if (expectedRevision > 0 && current.Revision != expectedRevision)
         {
-            throw new RegistryException(RegistryError.StaleRevision,
+            throw new ServiceException(ServiceError.StaleRevision,
                 $"model '{name}' is at revision {current.Revision}, not the expected {expectedRevision}; re-read it and decide again");
         }
 
         var (next, modelEvent) = change(current, time.GetUtcNow());
         if (!await store.CommitAsync(next, current.Revision, modelEvent))
         {
-            throw new RegistryException(RegistryError.Conflict,
+            throw new ServiceException(ServiceError.Conflict,
                 $"model '{name}' was changed by another request while this one was applied (revision {current.Revision} is gone); re-read it and retry");
         }
 

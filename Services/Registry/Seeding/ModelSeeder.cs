@@ -5,6 +5,7 @@ using MsSwift.Contracts.Registry.V1;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Registry.Models;
 using MsSwift.ServiceDefaults;
+using MsSwift.ServiceDefaults.Errors;
 
 namespace MsSwift.Registry.Seeding;
 
@@ -34,12 +35,12 @@ internal sealed partial class ModelSeeder(
                     await SeedAsync(seed, stoppingToken);
                     break;
                 }
-                catch (RegistryException error) when (error.Error is RegistryError.Conflict or RegistryError.StaleRevision or RegistryError.AlreadyExists && attempt < 5)
+                catch (ServiceException error) when (error.Error is ServiceError.Conflict or ServiceError.StaleRevision or ServiceError.AlreadyExists && attempt < 5)
                 {
                     // A racing replica changed the model: look again (it may still need promoting).
                     LogRetrying(logger, seed.Model, attempt, error.Message);
                 }
-                catch (Exception error) when (error is RegistryException or IOException or InvalidProtocolBufferException)
+                catch (Exception error) when (error is ServiceException or IOException or InvalidProtocolBufferException)
                 {
                     LogFailed(logger, seed.Model, seed.Directory, error);
                     break;
