@@ -35,6 +35,9 @@ public sealed class TrainingOptions
 
     /// <summary>Coordinator: jobs it runs at once; a Train request beyond them gets ResourceExhausted.</summary>
     public int MaxConcurrentJobs { get; set; } = 4;
+
+    /// <summary>Coordinator: the URL workers dial to reach its parameter servers (empty: its gRPC endpoint; see <see cref="Jobs.AdvertisedAddress"/>).</summary>
+    public string AdvertisedAddress { get; set; } = "";
 }
 
 internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOptions>
@@ -72,6 +75,12 @@ internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOption
         if (options.MaxConcurrentJobs is < 1 or > 1000)
         {
             failures.Add($"{section}:{nameof(TrainingOptions.MaxConcurrentJobs)} must be between 1 and 1000, got {options.MaxConcurrentJobs}");
+        }
+
+        if (options.AdvertisedAddress.Length > 0
+            && !(Uri.TryCreate(options.AdvertisedAddress, UriKind.Absolute, out var advertised) && advertised.Scheme is "http" or "https"))
+        {
+            failures.Add($"{section}:{nameof(TrainingOptions.AdvertisedAddress)} must be an absolute http(s) URL such as http://10.0.0.5:8081, got '{options.AdvertisedAddress}'");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

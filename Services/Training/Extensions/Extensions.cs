@@ -3,11 +3,11 @@ using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Modeling;
 using MsSwift.Modeling.Checkpoints;
+using MsSwift.ServiceDefaults.Grpc;
 using MsSwift.ServiceDefaults.Redis;
 using MsSwift.Training.Jobs;
 using MsSwift.Training.ParameterServer;
 using MsSwift.Training.Workers;
-using ParameterServerClient = MsSwift.Contracts.Training.V1.ParameterServer.ParameterServerClient;
 
 namespace MsSwift.Training.Extensions;
 
@@ -29,7 +29,8 @@ internal static class Extensions
         builder.AddRedis();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<RedisLock>();
-        builder.Services.AddSingleton<JobRecords>();
+        builder.Services.AddSingleton<JobStore>();
+        builder.Services.AddSingleton<JobChanges>();
         builder.Services.AddServiceGrpcClient<DataService.DataServiceClient>("http://_grpc.data");
         // An invalid role is reported by options binding at start, naming the key.
         var role = string.Equals(builder.Configuration[$"{TrainingOptions.SectionName}:{nameof(TrainingOptions.Role)}"], nameof(TrainingRole.Worker), StringComparison.OrdinalIgnoreCase)
@@ -37,8 +38,8 @@ internal static class Extensions
             : TrainingRole.Coordinator;
         if (role == TrainingRole.Worker)
         {
-            builder.Services.AddServiceGrpcClient<ParameterServerClient>("http://_grpc.training")
-                .ConfigureChannel(channel => channel.MaxReceiveMessageSize = null);
+            // Workers dial each job's leader at the address its record names, not a service name.
+            builder.Services.AddSingleton<LeaderChannels>();
             builder.Services.AddHostedService<WorkerLoop>();
             return role;
         }
@@ -49,17 +50,23 @@ internal static class Extensions
             var options = services.GetRequiredService<IOptions<TrainingOptions>>().Value;
             return CheckpointStores.Create(options.CheckpointDirectory, options.CheckpointS3);
         }));
-        builder.Services.AddSingleton<JobStateStore>();
         builder.Services.AddSingleton<JobHistory>();
         builder.Services.AddSingleton<ParameterServerJobs>();
         builder.Services.AddSingleton<WireMetrics>();
         builder.Services.AddSingleton<TrainingMetrics>();
         builder.Services.AddServiceGrpcClient<ModelRegistryAdmin.ModelRegistryAdminClient>("http://_grpc.registry");
-        builder.Services.AddSingleton<TrainingEventPublisher>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<TrainingEventPublisher>());
+        builder.Services.AddSingleton<TrainingEventOutbox>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<TrainingEventOutbox>());
+        builder.Services.AddSingleton<JobFinisher>();
+        builder.Services.AddSingleton<AdvertisedAddress>();
+        builder.Services.AddSingleton(services => new LedJobServices(
+            services.GetRequiredService<JobStore>(), services.GetRequiredService<JobChanges>(), services.GetRequiredService<JobHistory>(),
+            services.GetRequiredService<JobFinisher>(), services.GetRequiredService<TrainingMetrics>(), services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger<LedJob>()));
         builder.Services.AddSingleton<JobCoordinator>();
         builder.Services.AddHostedService<JobRecovery>();
         builder.Services.AddProblemDetails();
+        builder.Services.AddGrpc(options => options.Interceptors.Add<ServiceErrorInterceptor>());
         return role;
     }
 }

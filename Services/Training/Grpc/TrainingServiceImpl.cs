@@ -1,10 +1,11 @@
 using Grpc.Core;
 using MsSwift.Contracts.V1;
+using MsSwift.ServiceDefaults.Errors;
 using MsSwift.Training.Jobs;
 
 namespace MsSwift.Training.Grpc;
 
-/// <summary>ModelService.Train and CancelTrain on the coordinator (Predict is served by inference).</summary>
+/// <summary>ModelService.Train and CancelTrain on any coordinator (Predict is served by inference).</summary>
 internal sealed class TrainingServiceImpl(JobCoordinator coordinator) : ModelService.ModelServiceBase
 {
     public override async Task Train(TrainRequest request, IServerStreamWriter<TrainStatus> responseStream, ServerCallContext context)
@@ -16,7 +17,7 @@ internal sealed class TrainingServiceImpl(JobCoordinator coordinator) : ModelSer
         }
         else if (request.Dataset.Length > 0)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "set job_id to re-attach, or dataset (and no job_id) to start a job, not both"));
+            throw new ServiceException(ServiceError.InvalidArgument, "set job_id to re-attach, or dataset (and no job_id) to start a job, not both");
         }
 
         // A caller that goes away stops this stream only; the job carries on.

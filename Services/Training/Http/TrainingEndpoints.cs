@@ -17,13 +17,13 @@ internal static class TrainingEndpoints
     public static IEndpointRouteBuilder MapTrainingEndpoints(this IEndpointRouteBuilder app)
     {
         var jobs = app.MapGroup("/training/jobs");
-        jobs.MapGet("", async (HttpRequest request, JobRecords records) =>
+        jobs.MapGet("", async (HttpRequest request, JobStore records) =>
             Limit(request.Query) is { } limit
                 ? Results.Json(new JobList(await records.ListNewestAsync(limit)), ProtobufJson.Options)
                 : Results.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"an integer from 1 to {MaxLimit} (default {DefaultLimit})"] }));
-        jobs.MapGet("/{jobId}", async (string jobId, JobRecords records) =>
+        jobs.MapGet("/{jobId}", async (string jobId, JobStore records) =>
             Malformed(jobId) ?? (await records.FindAsync(jobId) is { } job ? Results.Json(job, ProtobufJson.Options) : Unknown(jobId)));
-        jobs.MapGet("/{jobId}/history", async (string jobId, JobRecords records, JobHistory history) =>
+        jobs.MapGet("/{jobId}/history", async (string jobId, JobStore records, JobHistory history) =>
             Malformed(jobId) ?? (await records.ReadAsync(jobId) is null ? Unknown(jobId) : Results.Json(await history.ReadAsync(jobId), ProtobufJson.Options)));
         return app;
     }

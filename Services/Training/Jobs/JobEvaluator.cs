@@ -1,8 +1,10 @@
 using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.V1;
+using MsSwift.Modeling;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
 using MsSwift.Training.Data;
+using TorchSharp;
 
 namespace MsSwift.Training.Jobs;
 
@@ -21,6 +23,7 @@ public sealed class JobEvaluator : IAsyncDisposable
     private JobEvaluator(GptConfig config, List<TokenBatch> batches)
     {
         _model = new GptModel(config);
+        _model.to(TorchRuntime.Device);
         _batches = batches;
     }
 

@@ -2,27 +2,25 @@ namespace MsSwift.Training.Jobs;
 
 /// <summary>
 /// Keeps every open job led by some coordinator: every few seconds it tries to take over open
-/// jobs whose parameter-server lock has lapsed (their coordinator died), so a restarted or
-/// surviving coordinator resumes them from their last checkpoint; and it ends the jobs it leads
-/// that were cancelled through another coordinator.
+/// jobs whose parameter-server lock has lapsed (their coordinator died), so a surviving or
+/// restarted coordinator resumes them from their last checkpoint. This is the one timer of the
+/// control plane: a lock lapsing is an absence of writes, which no notification announces.
 /// </summary>
-internal sealed partial class JobRecovery(JobRecords records, JobCoordinator coordinator, ILogger<JobRecovery> logger) : BackgroundService
+internal sealed partial class JobRecovery(JobStore store, JobCoordinator coordinator, TimeProvider time, ILogger<JobRecovery> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Interval);
+        using var timer = new PeriodicTimer(Interval, time);
         do
         {
             try
             {
-                foreach (var jobId in await records.OpenJobsAsync())
+                foreach (var jobId in await store.OpenJobsAsync())
                 {
                     await coordinator.RecoverAsync(jobId, stoppingToken);
                 }
-
-                await coordinator.HonourCancellationsAsync();
             }
             catch (Exception error) when (error is not OperationCanceledException)
             {

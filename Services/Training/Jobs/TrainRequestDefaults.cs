@@ -28,6 +28,8 @@ public static class TrainRequestDefaults
         request.AccumulationSteps = request.AccumulationSteps == 0 ? 1 : request.AccumulationSteps;
         request.EvalEvery = request.EvalEvery == 0 ? request.CheckpointEvery : request.EvalEvery;
         request.EvalBatches = request.EvalBatches == 0 ? 8 : request.EvalBatches;
+        request.MinWorkers = request.MinWorkers == 0 ? request.Workers : request.MinWorkers;
+        request.MaxWorkers = request.MaxWorkers == 0 ? request.Workers : request.MaxWorkers;
         request.Shape ??= new ModelShape();
         request.Shape.Layers = request.Shape.Layers == 0 ? 2 : request.Shape.Layers;
         request.Shape.Heads = request.Shape.Heads == 0 ? 4 : request.Shape.Heads;
@@ -36,7 +38,10 @@ public static class TrainRequestDefaults
 
         Check(ResourceNames.IsValid(request.Dataset), "dataset", $"a dataset name: {ResourceNames.Rule}");
         Check(ResourceNames.IsValid(request.Model), "model", $"a model name: {ResourceNames.Rule}");
-        Check(request.Workers is >= 1 and <= 64, "workers", "1-64 data-parallel workers");
+        Check(request.Workers is >= 1 and <= 64, "workers", "1-64: the shards of every step's global batch (and by default the workers that compute them)");
+        Check(request.MaxWorkers >= 1 && request.MaxWorkers <= request.Workers, "max_workers",
+            "1 to workers: workers is the number of shards of every step's global batch, and a worker beyond one per shard would idle");
+        Check(request.MinWorkers >= 1 && request.MinWorkers <= request.MaxWorkers, "min_workers", "1 to max_workers: the first step waits until this many joined");
         Check(request.Steps is >= 1 and <= 1_000_000, "steps", "1-1000000");
         Check(request.BatchSize is >= 1 and <= 1024, "batch_size", "1-1024");
         Check(request.Window >= 8 && request.Window <= request.Shape.ContextLength, "window", $"8 to the context length ({request.Shape.ContextLength})");

@@ -1,26 +1,36 @@
+using MsSwift.Modeling;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
 using MsSwift.ServiceDefaults.Redis;
 using MsSwift.Training.Jobs;
+using TorchSharp;
 
 namespace MsSwift.Training.ParameterServer;
 
-/// <summary>What a job's parameter server needs to (re)start: the model shape, the optimizer and how often to checkpoint.</summary>
+/// <summary>
+/// What a job's parameter server needs to (re)start: the model shape, the optimizer and how often
+/// to checkpoint. <c>InitialModel</c>, for fine-tuning, builds the starting weights of a fresh job
+/// (null: random from <c>Seed</c>).
+/// </summary>
 public sealed record ParameterServerJobSpec(
     string JobId, GptConfig Config, TrainingHyperparameters Hyperparameters, ParameterServerSettings Settings, int CheckpointEverySteps, long Seed,
-    string Tokenizer = "byte");
+    string Tokenizer = "byte", Func<CancellationToken, Task<GptModel>>? InitialModel = null);
 
 /// <summary>
 /// Runs one job's parameter server only while it holds the job's Redis lock: it resumes from the
 /// latest committed checkpoint (or starts fresh), checkpoints every K steps through the
-/// <see cref="ICheckpointStore"/> and commits each checkpoint with its fencing token. If the lease
-/// is lost or a commit is refused (a newer leader exists), it stops serving the job at once.
+/// <see cref="ICheckpointStore"/> and commits each checkpoint with its fencing token. The lease is
+/// renewed from the moment it is taken, also while a large checkpoint loads. If the lease is lost
+/// or a commit is refused (a newer leader exists), it stops serving the job at once.
 /// </summary>
 public sealed partial class ParameterServerLeader(
-    ParameterServerJobSpec spec, RedisLock locks, JobStateStore state, ICheckpointStore store, ParameterServerJobs jobs, ILogger<ParameterServerLeader> logger) : IAsyncDisposable
+    ParameterServerJobSpec spec, RedisLock locks, JobStore state, ICheckpointStore store, ParameterServerJobs jobs, TimeProvider time,
+    ILogger<ParameterServerLeader> logger) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _deposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _stepDown = new();
     private RedisLockLease? _lease;
     private ParameterServerJob? _job;
     private Task _renewal = Task.CompletedTask;
@@ -33,15 +43,16 @@ public sealed partial class ParameterServerLeader(
 
     public long FencingToken => _lease?.FencingToken ?? 0;
 
-    /// <summary>Set when leadership ended (lease lost or a commit refused).</summary>
+    /// <summary>Set when leadership ended (lease lost, a write refused, or disposed).</summary>
     public Task Deposed => _deposed.Task;
-
-    private readonly TaskCompletionSource _deposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private string LockName => $"training:{spec.JobId}:parameter-server";
 
     /// <summary>Raised after a checkpoint was written and committed: its version and prefix in the store.</summary>
     public event Action<long, string>? Checkpointed;
+
+    /// <summary>Raised when writing or committing the checkpoint of a version failed (the step path goes on).</summary>
+    public event Action<long, Exception>? CheckpointFailed;
 
     /// <summary>
     /// Tries to become the job's parameter server; false when another instance leads it.
@@ -55,19 +66,34 @@ public sealed partial class ParameterServerLeader(
             return false;
         }
 
-        if (acquired is not null)
+        _renewal = RenewAsync(_stop.Token);
+        try
         {
-            await acquired();
+            if (acquired is not null)
+            {
+                await acquired();
+            }
+
+            var committed = await state.ReadCommittedAsync(spec.JobId);
+            _job = committed is null ? await FreshAsync(cancellationToken) : await ResumeAsync(committed, cancellationToken);
+        }
+        catch
+        {
+            await StepDownAsync();
+            throw;
         }
 
-        var committed = await state.ReadAsync(spec.JobId);
-        _job = committed is null ? Fresh() : await ResumeAsync(committed, cancellationToken);
-        var version = _job.Version;
-        var token = _lease.FencingToken;
-        LogLeading(logger, spec.JobId, token, version);
+        if (_stop.IsCancellationRequested)
+        {
+            // The lease lapsed while the checkpoint loaded: someone else may lead by now.
+            _job.Dispose();
+            _job = null;
+            return false;
+        }
+
+        LogLeading(logger, spec.JobId, _lease.FencingToken, _job.Version);
         _job.StepApplied += OnStepApplied;
         jobs.Add(_job);
-        _renewal = RenewAsync(_stop.Token);
         return true;
     }
 
@@ -88,65 +114,19 @@ public sealed partial class ParameterServerLeader(
         return false;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops leading the job: the parameter server goes, the lock is released.</summary>
+    public async Task StepDownAsync()
     {
-        await StepDownAsync();
-        await _checkpoints.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _stop.Dispose();
-    }
-
-    private ParameterServerJob Fresh()
-    {
-        return new ParameterServerJob(spec.JobId, GptModel.CreateSeeded(spec.Config, spec.Seed), spec.Hyperparameters, spec.Settings) { TokenizerId = spec.Tokenizer };
-    }
-
-    private async Task<ParameterServerJob> ResumeAsync(CommittedStep committed, CancellationToken cancellationToken)
-    {
-        var loaded = await GptCheckpoint.LoadAsync(store, ParameterServerJob.ModelFile(committed.Checkpoint), TorchSharp.torch.CPU, cancellationToken);
-        await using var optimizer = await store.OpenReadAsync($"{committed.Checkpoint}/optimizer.bin", cancellationToken);
-        var buffered = new MemoryStream();
-        await optimizer.CopyToAsync(buffered, cancellationToken);
-        buffered.Position = 0;
-        return new ParameterServerJob(spec.JobId, loaded.Model, spec.Hyperparameters, spec.Settings, (buffered, committed.Version)) { TokenizerId = spec.Tokenizer };
-    }
-
-    private void OnStepApplied(StepOutcome outcome)
-    {
-        if (outcome.Version % spec.CheckpointEverySteps == 0 || outcome.Version >= spec.Hyperparameters.TotalSteps)
+        lock (_stepDown)
         {
-            // One checkpoint at a time, in version order; a step never waits for storage.
-            _checkpoints = _checkpoints.ContinueWith(_ => CheckpointAsync(_stop.Token), TaskScheduler.Default).Unwrap();
-        }
-    }
-
-    private async Task RenewAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (!cancellationToken.IsCancellationRequested)
+            if (_stop.IsCancellationRequested)
             {
-                await Task.Delay(LeaseTime / 3, cancellationToken);
-                if (_lease is null || !await _lease.ExtendAsync(LeaseTime))
-                {
-                    LogLeaseLost(logger, spec.JobId, FencingToken);
-                    await StepDownAsync();
-                    return;
-                }
+                return;
             }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
 
-    private async Task StepDownAsync()
-    {
-        if (_stop.IsCancellationRequested)
-        {
-            return;
+            _stop.Cancel();
         }
 
-        await _stop.CancelAsync();
         if (_job is { } job)
         {
             jobs.Remove(job.JobId);
@@ -161,6 +141,84 @@ public sealed partial class ParameterServerLeader(
         _deposed.TrySetResult();
     }
 
+    public async ValueTask DisposeAsync()
+    {
+        await StepDownAsync();
+        await _checkpoints.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _renewal.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    private async Task<ParameterServerJob> FreshAsync(CancellationToken cancellationToken)
+    {
+        var model = spec.InitialModel is { } initial ? await initial(cancellationToken) : GptModel.CreateSeeded(spec.Config, spec.Seed);
+        model.to(TorchRuntime.Device);
+        return new ParameterServerJob(spec.JobId, model, spec.Hyperparameters, spec.Settings, time: time) { TokenizerId = spec.Tokenizer };
+    }
+
+    private async Task<ParameterServerJob> ResumeAsync(CommittedStep committed, CancellationToken cancellationToken)
+    {
+        var loaded = await GptCheckpoint.LoadAsync(store, ParameterServerJob.ModelFile(committed.Checkpoint), TorchRuntime.Device, cancellationToken);
+        await using var optimizer = await store.OpenReadAsync($"{committed.Checkpoint}/optimizer.bin", cancellationToken);
+        var buffered = new MemoryStream();
+        await optimizer.CopyToAsync(buffered, cancellationToken);
+        buffered.Position = 0;
+        return new ParameterServerJob(spec.JobId, loaded.Model, spec.Hyperparameters, spec.Settings, (buffered, committed.Version), time) { TokenizerId = spec.Tokenizer };
+    }
+
+    private void OnStepApplied(StepOutcome outcome)
+    {
+        if (outcome.Version % spec.CheckpointEverySteps == 0 || outcome.Version >= spec.Hyperparameters.TotalSteps)
+        {
+            // One checkpoint at a time, in version order; a step never waits for storage.
+            _checkpoints = _checkpoints.ContinueWith(_ => CheckpointOrReportAsync(outcome.Version), TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    private async Task CheckpointOrReportAsync(long version)
+    {
+        try
+        {
+            await CheckpointAsync(_stop.Token);
+        }
+        catch (Exception error) when (!_stop.IsCancellationRequested)
+        {
+            LogCheckpointFailed(logger, spec.JobId, version, error.Message);
+            CheckpointFailed?.Invoke(version, error);
+        }
+        catch (Exception) when (_stop.IsCancellationRequested)
+        {
+            // Stepping down: the successor checkpoints from what was committed.
+        }
+    }
+
+    private async Task RenewAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(LeaseTime / 3, time, cancellationToken);
+                if (_lease is null || !await _lease.ExtendAsync(LeaseTime))
+                {
+                    LogLeaseLost(logger, spec.JobId, FencingToken);
+                    await StepDownAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception error)
+        {
+            // Redis unreachable for longer than the lease: the lock may be someone else's now.
+            LogLeaseLost(logger, spec.JobId, FencingToken);
+            LogRenewalFailed(logger, spec.JobId, error.Message);
+            await StepDownAsync();
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Leading job {JobId} as parameter server (fencing token {Token}) from version {Version}")]
     private static partial void LogLeading(ILogger logger, string jobId, long token, long version);
 
@@ -169,4 +227,10 @@ public sealed partial class ParameterServerLeader(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the parameter-server lease of job {JobId} (fencing token {Token}); stepping down")]
     private static partial void LogLeaseLost(ILogger logger, string jobId, long token);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing the parameter-server lease of job {JobId} failed: {Reason}")]
+    private static partial void LogRenewalFailed(ILogger logger, string jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpointing job {JobId} at version {Version} failed: {Reason}")]
+    private static partial void LogCheckpointFailed(ILogger logger, string jobId, long version, string reason);
 }

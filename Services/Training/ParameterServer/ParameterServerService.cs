@@ -3,17 +3,34 @@ using MsSwift.Contracts.Training.V1;
 
 namespace MsSwift.Training.ParameterServer;
 
-/// <summary>The parameter server's gRPC face: join, pull parameters, push gradients (chunked streams).</summary>
+/// <summary>
+/// The parameter server's gRPC face: membership (join, heartbeat, leave), pull parameters, push
+/// gradients (chunked streams). The job's refusals are <see cref="MsSwift.ServiceDefaults.Errors.ServiceException"/>s,
+/// mapped by the service's interceptor; a job that stepped down here answers Unavailable.
+/// </summary>
 public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics metrics) : MsSwift.Contracts.Training.V1.ParameterServer.ParameterServerBase
 {
     public override Task<JoinResponse> Join(JoinRequest request, ServerCallContext context) =>
-        Task.FromResult(Job(request.JobId).Join(RequireWorker(request.WorkerId)));
+        Served(request.JobId, job => Task.FromResult(job.Join(RequireWorker(request.WorkerId))));
+
+    public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
+        Served(request.JobId, job => Task.FromResult(new HeartbeatResponse { Step = job.Heartbeat(RequireWorker(request.WorkerId)) }));
+
+    public override Task<LeaveResponse> Leave(LeaveRequest request, ServerCallContext context) =>
+        Served(request.JobId, job =>
+        {
+            job.Leave(RequireWorker(request.WorkerId));
+            return Task.FromResult(new LeaveResponse());
+        });
 
     public override async Task PullParameters(PullRequest request, IServerStreamWriter<VectorChunk> responseStream, ServerCallContext context)
     {
-        var job = Job(request.JobId);
-        var (version, parameters) = job.Snapshot();
-        var header = new VectorHeader { JobId = job.JobId, WorkerId = request.WorkerId, Version = version, Format = job.Settings.Format };
+        var (job, version, parameters, shards) = await Served(request.JobId, async job =>
+        {
+            var (version, parameters, shards) = await job.PullAsync(RequireWorker(request.WorkerId), context.CancellationToken);
+            return (job, version, parameters, shards);
+        });
+        var header = new VectorHeader { JobId = job.JobId, WorkerId = request.WorkerId, Version = version, Format = job.Settings.Format, Shards = { shards } };
         foreach (var chunk in WireCodec.Encode(parameters, header))
         {
             await responseStream.WriteAsync(chunk, context.CancellationToken);
@@ -43,23 +60,23 @@ public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"{subject}: {error.Message}"));
         }
 
-        var target = job!; // the header check found it
+        var result = await Served(job!.JobId, target => target.SubmitAsync(RequireWorker(header.WorkerId), header.Version, header.Shards, gradient, header.Loss, header.Tokens, context.CancellationToken));
+        return result.Applied is { } outcome
+            ? new PushResponse { Version = outcome.Version, Loss = outcome.Loss, Workers = outcome.Workers, Dropped = { outcome.Dropped } }
+            : new PushResponse { Version = header.Version, MoreShards = { result.MoreShards } };
+    }
+
+    /// <summary>Runs <paramref name="call"/> on the job served here; Unavailable once it stepped down (workers look for the new leader).</summary>
+    private async Task<T> Served<T>(string jobId, Func<ParameterServerJob, Task<T>> call)
+    {
+        var job = Job(jobId);
         try
         {
-            var outcome = await target.SubmitAsync(RequireWorker(header.WorkerId), header.Version, gradient, header.Loss, header.Tokens, context.CancellationToken);
-            return new PushResponse { Version = outcome.Version, Loss = outcome.Loss, Workers = outcome.Workers, Dropped = { outcome.Dropped } };
-        }
-        catch (StaleStepException error)
-        {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, error.Message));
+            return await call(job);
         }
         catch (ObjectDisposedException)
         {
-            throw new RpcException(new Status(StatusCode.Unavailable, $"the parameter server of job '{target.JobId}' stepped down; find the new one and join again"));
-        }
-        catch (ArgumentException error)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, error.Message));
+            throw new RpcException(new Status(StatusCode.Unavailable, $"the parameter server of job '{jobId}' stepped down; find the new one and join again"));
         }
     }
 

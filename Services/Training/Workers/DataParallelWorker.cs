@@ -7,10 +7,14 @@ using ParameterServerClient = MsSwift.Contracts.Training.V1.ParameterServer.Para
 
 namespace MsSwift.Training.Workers;
 
+/// <summary>The micro-batches of the given shards of one step (each shard's accumulation_steps micro-batches, in shard order).</summary>
+public delegate Task<List<TokenBatch>> ShardBatches(long step, IReadOnlyList<int> shards, CancellationToken cancellationToken);
+
 /// <summary>
-/// A data-parallel worker: for each step it pulls the parameters, computes the gradient of its
-/// shard's batches on a local replica of the model (accumulating micro-batches), and pushes it;
-/// the push returns once the parameter server has applied the step.
+/// A data-parallel worker: for each step it pulls the parameters and the shards it computes,
+/// computes the mean gradient over those shards' batches on a local replica of the model, and
+/// pushes it; the push returns once the parameter server has applied the step, or hands it
+/// shards a departed worker left, which it computes and pushes too.
 /// </summary>
 /// <param name="server">The job's parameter server.</param>
 /// <param name="jobId">The job.</param>
@@ -24,22 +28,52 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
 
     public string WorkerId => workerId;
 
-    /// <summary>Joins the job; returns the step to compute next.</summary>
+    /// <summary>Joins the job; the answer says the current step and the lease to keep with heartbeats.</summary>
     public async Task<JoinResponse> JoinAsync(CancellationToken cancellationToken) =>
         await server.JoinAsync(new JoinRequest { JobId = jobId, WorkerId = workerId }, cancellationToken: cancellationToken);
 
-    /// <summary>One synchronous step on <paramref name="microBatches"/> (this worker's shard for the step).</summary>
-    public async Task<PushResponse> StepAsync(IReadOnlyList<TokenBatch> microBatches, WireFormat format, CancellationToken cancellationToken)
+    public async Task HeartbeatAsync(CancellationToken cancellationToken) =>
+        await server.HeartbeatAsync(new HeartbeatRequest { JobId = jobId, WorkerId = workerId }, cancellationToken: cancellationToken);
+
+    public async Task LeaveAsync(CancellationToken cancellationToken) =>
+        await server.LeaveAsync(new LeaveRequest { JobId = jobId, WorkerId = workerId }, cancellationToken: cancellationToken);
+
+    /// <summary>One synchronous step: whatever shards the server assigns, with their batches from <paramref name="batches"/>.</summary>
+    public async Task<PushResponse> StepAsync(ShardBatches batches, WireFormat format, CancellationToken cancellationToken)
     {
         using var pull = server.PullParameters(new PullRequest { JobId = jobId, WorkerId = workerId }, cancellationToken: cancellationToken);
         var (parameters, vector) = await WireCodec.DecodeAsync(pull.ResponseStream.ReadAllAsync(cancellationToken), _ => _parameterCount, cancellationToken);
         _trainer.SetParameters(vector);
+        IReadOnlyList<int> shards = parameters.Shards;
+        while (true)
+        {
+            var microBatches = await batches(parameters.Version, shards, cancellationToken);
+            try
+            {
+                var response = await PushAsync(microBatches, parameters.Version, shards, format, cancellationToken);
+                if (response.MoreShards.Count == 0)
+                {
+                    return response;
+                }
 
+                shards = response.MoreShards;
+            }
+            finally
+            {
+                microBatches.ForEach(batch => batch.Dispose());
+            }
+        }
+    }
+
+    public void Dispose() => _trainer.Dispose();
+
+    private async Task<PushResponse> PushAsync(List<TokenBatch> microBatches, long step, IReadOnlyList<int> shards, WireFormat format, CancellationToken cancellationToken)
+    {
         var loss = _trainer.ComputeGradients(microBatches);
         var header = new VectorHeader
         {
-            JobId = jobId, WorkerId = workerId, Version = parameters.Version, Format = format,
-            Loss = loss, Tokens = microBatches.Sum(batch => batch.TokenCount),
+            JobId = jobId, WorkerId = workerId, Version = step, Format = format,
+            Loss = loss, Tokens = microBatches.Sum(batch => batch.TokenCount), Shards = { shards },
         };
         using var push = server.PushGradients(cancellationToken: cancellationToken);
         foreach (var chunk in WireCodec.Encode(_trainer.GetGradients(), header))
@@ -50,6 +84,4 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
         await push.RequestStream.CompleteAsync();
         return await push.ResponseAsync;
     }
-
-    public void Dispose() => _trainer.Dispose();
 }
