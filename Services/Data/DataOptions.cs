@@ -29,8 +29,12 @@ public sealed class DataOptions
     /// </summary>
     public string CacheDirectory { get; set; } = "";
 
-    /// <summary>Most bytes of downloaded token files kept in <see cref="CacheDirectory"/> (default 32 GiB); the least recently used go first.</summary>
-    public long CacheMaxBytes { get; set; } = 32L << 30;
+    /// <summary>
+    /// Most bytes of downloaded token files kept in <see cref="CacheDirectory"/> (default 4 GiB,
+    /// half the 8 GiB temporary volume the Kubernetes manifests give a data pod, leaving the rest
+    /// to ingest's staging); the least recently used go first.
+    /// </summary>
+    public long CacheMaxBytes { get; set; } = 4L << 30;
 
     /// <summary>Tokens ingest buffers per split before writing them out (default 1 Mi tokens, 4 MiB): ingest memory does not grow with the dataset.</summary>
     public int IngestChunkTokens { get; set; } = 1 << 20;
