@@ -1,3 +1,4 @@
+using System.Numerics;
 using MsSwift.Data.Datasets;
 
 namespace MsSwift.Data.Tests;
@@ -19,7 +20,7 @@ public sealed class DatasetBuilderTests
             """{"text": "Cafe\u0301 au lait\r\n"}""",
             """{"text": "Café au lait"}""");
 
-        var built = await DatasetBuilder.BuildAsync("d", new StringReader(input), Jsonl, CancellationToken.None);
+        var built = await InMemoryIngest.BuildAsync(new StringReader(input), Jsonl);
 
         Assert.Equal(2, built.Info.Documents);
         // NFC makes the decomposed and composed café the same document.
@@ -87,6 +88,30 @@ public sealed class DatasetBuilderTests
         Assert.Empty(ShardPlan.CyclicWindows(window, window, 0, 1, batchSize: 4, firstBatch: 0, batches: 3));
     }
 
-    private static Task<BuiltDataset> BuildTextAsync(IEnumerable<string> documents) =>
-        DatasetBuilder.BuildAsync("d", new StringReader(string.Join("\n\n", documents)), new IngestOptions(RecordFormat.Text, "byte", 20), CancellationToken.None);
+    [Fact]
+    public void A_first_batch_near_the_top_of_int64_still_lands_on_the_right_windows()
+    {
+        const int tokens = 10_000;
+        const int window = 64;
+        var fixedWindows = ShardPlan.FixedWindows(tokens, window, 1, 3).ToList();
+        const long firstBatch = long.MaxValue / 3;
+
+        // firstBatch * batchSize is past 2^63: computed in 64 bits it would wrap negative.
+        var windows = ShardPlan.CyclicWindows(tokens, window, 1, 3, batchSize: 5, firstBatch, batches: 2).ToList();
+
+        var first = new BigInteger(firstBatch) * 5;
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => fixedWindows[(int)((first + i) % fixedWindows.Count)]), windows);
+    }
+
+    [Fact]
+    public void Random_draws_are_counted_in_64_bits()
+    {
+        // random_batches * batch_size can pass int.MaxValue; the plan must not wrap to "no draws".
+        var draws = ShardPlan.RandomWindows(1_000, 8, 0, 1, draws: (long)int.MaxValue + 10, seed: 1).Take(3).ToList();
+
+        Assert.Equal(3, draws.Count);
+    }
+
+    private static Task<InMemoryIngest> BuildTextAsync(IEnumerable<string> documents) =>
+        InMemoryIngest.BuildAsync(new StringReader(string.Join("\n\n", documents)), new IngestOptions(RecordFormat.Text, "byte", 20));
 }

@@ -5,6 +5,7 @@ using MsSwift.Bench;
 //   inference [--threads N]                              batching on vs off, continuous vs request-level
 //   gateway [--requests N] [--rate N]                    the same gRPC load direct and through the gateway (h2load)
 //   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
+//   data [--gib N] [--calls N]                           ingest and serve a synthetic text file past 2 GiB (written under /tmp, deleted after)
 var command = args.FirstOrDefault();
 int Option(string name, int fallback) =>
     Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var value) ? value : fallback;
@@ -18,11 +19,12 @@ return command switch
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200)),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
+    "data" => await DataBenchmark.RunAsync(double.Parse(Text("--gib", "2.5"), System.Globalization.CultureInfo.InvariantCulture), Option("--calls", 200)),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench data [--gib N] [--calls N]");
     return 2;
 }

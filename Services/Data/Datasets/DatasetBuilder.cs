@@ -18,27 +18,28 @@ public enum RecordFormat
 /// <summary>How to turn uploaded records into a dataset.</summary>
 public sealed record IngestOptions(RecordFormat Format, string Tokenizer, int ValidationPercent, string TextField = "text");
 
-/// <summary>An ingested dataset: its report and its token streams.</summary>
-public sealed record BuiltDataset(DatasetInfo Info, int[] TrainTokens, int[] ValidationTokens);
-
 /// <summary>
 /// Turns records into a dataset: parse (malformed records are counted with their line and reason,
 /// never silently dropped), normalise (Unicode NFC, LF line ends, trimmed), drop exact duplicates,
 /// split train/validation by each document's hash (stable across re-ingests), tokenize, and hash
-/// the content into the dataset's version.
+/// the content into the dataset's version. Streamed: tokens go to the split's stream a chunk at
+/// a time as documents are read, so memory holds one chunk per split and one 32-byte digest per
+/// distinct document (<see cref="DocumentDigest"/>), never the dataset; every count is 64-bit.
 /// </summary>
 public static class DatasetBuilder
 {
     private const int MaxExamples = 10;
 
-    public static async Task<BuiltDataset> BuildAsync(string name, TextReader input, IngestOptions options, CancellationToken cancellationToken)
+    /// <summary>Reads <paramref name="input"/> to the end, writing each split's tokens to its stream; the report (with its version).</summary>
+    public static async Task<DatasetInfo> BuildAsync(
+        string name, TextReader input, IngestOptions options, Stream trainTokens, Stream validationTokens, int chunkTokens, CancellationToken cancellationToken)
     {
         var tokenizer = TokenizerRegistry.Create(options.Tokenizer);
+        var separator = Separator(tokenizer);
         var info = new DatasetInfo { Name = name, Tokenizer = tokenizer.Id, VocabSize = tokenizer.VocabSize, ValidationPercent = options.ValidationPercent };
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var documentHashes = new List<string>();
-        var train = new List<int>();
-        var validation = new List<int>();
+        var seen = new HashSet<DocumentDigest>();
+        var train = new TokenWriter(trainTokens, chunkTokens);
+        var validation = new TokenWriter(validationTokens, chunkTokens);
         await foreach (var (line, text, error) in ReadAsync(input, options, cancellationToken))
         {
             if (error is not null)
@@ -58,40 +59,43 @@ public static class DatasetBuilder
                 continue;
             }
 
-            var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(document)));
-            if (!seen.Add(hash))
+            var digest = DocumentDigest.Of(document);
+            if (!seen.Add(digest))
             {
                 info.Duplicates++;
                 continue;
             }
 
             info.Documents++;
-            documentHashes.Add(hash);
-            var target = Convert.ToInt32(hash[..4], 16) % 100 < options.ValidationPercent ? validation : train;
-            target.AddRange(tokenizer.Encode(document));
-            target.AddRange(Separator(tokenizer));
+            var target = digest.Bucket % 100 < options.ValidationPercent ? validation : train;
+            await target.WriteAsync(tokenizer.Encode(document), cancellationToken);
+            await target.WriteAsync(separator, cancellationToken);
         }
 
+        await train.FlushAsync(cancellationToken);
+        await validation.FlushAsync(cancellationToken);
         info.TrainTokens = train.Count;
         info.ValidationTokens = validation.Count;
-        info.Version = ContentHash(documentHashes, tokenizer.Id, options.ValidationPercent);
-        return new BuiltDataset(info, [.. train], [.. validation]);
+        info.Version = ContentHash(seen, tokenizer.Id, options.ValidationPercent);
+        return info;
     }
 
-    private static IEnumerable<int> Separator(ITokenizer tokenizer) =>
+    private static IReadOnlyList<int> Separator(ITokenizer tokenizer) =>
         tokenizer.EndOfTextId is { } endOfText ? [endOfText] : tokenizer.Encode("\n\n");
 
     private static string Normalize(string text) =>
         text.Normalize(NormalizationForm.FormC).Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Trim();
 
     /// <summary>Order-independent: the same set of documents gives the same version however it was uploaded.</summary>
-    private static string ContentHash(List<string> documentHashes, string tokenizer, int validationPercent)
+    private static string ContentHash(HashSet<DocumentDigest> documents, string tokenizer, int validationPercent)
     {
+        var sorted = documents.ToArray();
+        Array.Sort(sorted, DocumentDigest.Compare);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes($"{tokenizer}|{validationPercent}|"));
-        foreach (var document in documentHashes.Order(StringComparer.Ordinal))
+        foreach (var document in sorted)
         {
-            hash.AppendData(Encoding.UTF8.GetBytes(document));
+            hash.AppendData(Encoding.UTF8.GetBytes(document.ToHex()));
         }
 
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];

@@ -1,7 +1,7 @@
-using System.Runtime.InteropServices;
 using Google.Protobuf;
 using MsSwift.Contracts.Data.V1;
 using MsSwift.Modeling.Checkpoints;
+using MsSwift.ServiceDefaults.Errors;
 using StackExchange.Redis;
 
 namespace MsSwift.Data.Datasets;
@@ -11,8 +11,9 @@ namespace MsSwift.Data.Datasets;
 /// <c>datasets/{name}/{version}/</c>, written first; then the version is listed in Redis, so a
 /// version is visible only once it is complete. Re-ingesting the same content is a no-op. The
 /// names of all datasets are kept in an index, so listing them never scans the keyspace.
+/// Batches read the token files by range through <see cref="TokenFileCache"/>.
 /// </summary>
-public sealed class DatasetStore(Lazy<ICheckpointStore> blobs, IConnectionMultiplexer redis)
+public sealed class DatasetStore(Lazy<ICheckpointStore> blobs, IConnectionMultiplexer redis, TokenFileCache tokenFiles)
 {
     // Every name has score 0, so Redis orders the index bytewise by name: pages come sorted and stable.
     private static readonly RedisKey NamesKey = "msswift:data:datasets";
@@ -25,16 +26,16 @@ public sealed class DatasetStore(Lazy<ICheckpointStore> blobs, IConnectionMultip
         return redis.call('HGET', @versions, version)
         """);
 
-    public async Task SaveAsync(BuiltDataset dataset, CancellationToken cancellationToken)
+    /// <summary>Stores a version whose token streams were staged in local files (ingest learns the version only at the end).</summary>
+    public async Task SaveAsync(DatasetInfo info, string trainTokensFile, string validationTokensFile, CancellationToken cancellationToken)
     {
-        var prefix = Prefix(dataset.Info.Name, dataset.Info.Version);
-        await blobs.Value.SaveAsync($"{prefix}/train.tokens", (stream, token) => stream.WriteAsync(MemoryMarshal.AsBytes(dataset.TrainTokens.AsSpan()).ToArray(), token).AsTask(), cancellationToken);
-        await blobs.Value.SaveAsync($"{prefix}/validation.tokens", (stream, token) => stream.WriteAsync(MemoryMarshal.AsBytes(dataset.ValidationTokens.AsSpan()).ToArray(), token).AsTask(), cancellationToken);
+        await blobs.Value.SaveAsync(BlobName(info, Split.Train), (stream, token) => CopyFileAsync(trainTokensFile, stream, token), cancellationToken);
+        await blobs.Value.SaveAsync(BlobName(info, Split.Validation), (stream, token) => CopyFileAsync(validationTokensFile, stream, token), cancellationToken);
         // One transaction: a name in the index always has a latest version to show.
         var transaction = redis.GetDatabase().CreateTransaction();
-        _ = transaction.HashSetAsync(Key(dataset.Info.Name), dataset.Info.Version, dataset.Info.ToByteArray());
-        _ = transaction.StringSetAsync(LatestKey(dataset.Info.Name), dataset.Info.Version);
-        _ = transaction.SortedSetAddAsync(NamesKey, dataset.Info.Name, 0);
+        _ = transaction.HashSetAsync(Key(info.Name), info.Version, info.ToByteArray());
+        _ = transaction.StringSetAsync(LatestKey(info.Name), info.Version);
+        _ = transaction.SortedSetAddAsync(NamesKey, info.Name, 0);
         await transaction.ExecuteAsync();
     }
 
@@ -67,14 +68,29 @@ public sealed class DatasetStore(Lazy<ICheckpointStore> blobs, IConnectionMultip
         }
     }
 
-    public async Task<int[]> ReadTokensAsync(DatasetInfo info, Split split, CancellationToken cancellationToken)
+    /// <summary>The split's token stream, open for range reads; the caller disposes it.</summary>
+    /// <exception cref="ServiceException">FailedPrecondition: the version is listed but its token file is gone from the store.</exception>
+    public async Task<TokenFile> OpenTokensAsync(DatasetInfo info, Split split, CancellationToken cancellationToken)
     {
-        var file = split == Split.Validation ? "validation" : "train";
-        await using var stream = await blobs.Value.OpenReadAsync($"{Prefix(info.Name, info.Version)}/{file}.tokens", cancellationToken);
-        var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer, cancellationToken);
-        return MemoryMarshal.Cast<byte, int>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)).ToArray();
+        try
+        {
+            return await tokenFiles.OpenAsync(BlobName(info, split), cancellationToken);
+        }
+        catch (CheckpointNotFoundException)
+        {
+            throw new ServiceException(ServiceError.FailedPrecondition,
+                $"dataset '{info.Name}' version '{info.Version}' is listed but its {split} tokens are missing from storage; ingest it again");
+        }
     }
+
+    private static async Task CopyFileAsync(string path, Stream target, CancellationToken cancellationToken)
+    {
+        await using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await source.CopyToAsync(target, 1 << 20, cancellationToken);
+    }
+
+    private static string BlobName(DatasetInfo info, Split split) =>
+        $"{Prefix(info.Name, info.Version)}/{(split == Split.Validation ? "validation" : "train")}.tokens";
 
     private static async Task<DatasetInfo?> LatestAsync(IDatabaseAsync database, string name) =>
         Parse((RedisValue)await database.ScriptEvaluateAsync(LatestScript, new { latest = LatestKey(name), versions = Key(name) }));

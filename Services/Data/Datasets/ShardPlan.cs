@@ -4,7 +4,8 @@ namespace MsSwift.Data.Datasets;
 /// Which token windows a shard gets, deterministically: the stream is cut into windows of
 /// window + 1 tokens at a stride of window, and window j belongs to shard j mod count. Random
 /// windows (augmentation) start anywhere inside the shard's own stretch of the stream, drawn
-/// from the seed, so shards never share tokens and a rerun draws the same windows.
+/// from the seed, so shards never share tokens and a rerun draws the same windows. Offsets and
+/// counts are 64-bit: a stream may hold more than 2^31 tokens.
 /// </summary>
 public static class ShardPlan
 {
@@ -36,16 +37,24 @@ public static class ShardPlan
             yield break;
         }
 
-        for (var position = firstBatch * batchSize; position < (firstBatch + batches) * batchSize; position++)
+        // Int128: first_batch comes from the caller and may be near 2^63; the product must not wrap.
+        var first = (Int128)firstBatch * batchSize;
+        var end = first + (Int128)batches * batchSize;
+        for (var position = first; position < end; position++)
         {
-            yield return (shard + position % shardWindows * count) * window;
+            yield return (shard + (long)(position % shardWindows) * count) * window;
         }
     }
 
-    /// <summary>Start offsets of <paramref name="draws"/> random windows inside the shard's contiguous stretch.</summary>
-    public static IEnumerable<long> RandomWindows(long tokens, int window, int shard, int count, int draws, long seed)
+    /// <summary>
+    /// Start offsets of <paramref name="draws"/> random windows inside the shard's contiguous
+    /// stretch: uniform over its stretch - window start offsets, from a <see cref="StableRandom"/>
+    /// seeded by (seed, shard, count). The same request draws the same windows in any process.
+    /// </summary>
+    public static IEnumerable<long> RandomWindows(long tokens, int window, int shard, int count, long draws, long seed)
     {
         Validate(window, shard, count);
+        ArgumentOutOfRangeException.ThrowIfNegative(draws);
         var stretch = tokens / count;
         var start = shard * stretch;
         if (stretch < window + 1)
@@ -53,8 +62,8 @@ public static class ShardPlan
             yield break;
         }
 
-        var random = new Random(HashCode.Combine(seed, shard, count));
-        for (var i = 0; i < draws; i++)
+        var random = new StableRandom(StableRandom.DeriveSeed(seed, shard, count));
+        for (long i = 0; i < draws; i++)
         {
             yield return start + random.NextInt64(stretch - window);
         }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using MsSwift.Data.Datasets;
 using MsSwift.Modeling.Checkpoints;
+using MsSwift.ServiceDefaults.Grpc;
 
 namespace MsSwift.Data.Extensions;
 
@@ -18,7 +19,10 @@ internal static class Extensions
             var options = services.GetRequiredService<IOptions<DataOptions>>().Value;
             return CheckpointStores.Create(options.StorageDirectory, options.StorageS3);
         }));
+        builder.Services.AddSingleton<TokenFileCache>();
         builder.Services.AddSingleton<DatasetStore>();
+        builder.Services.AddSingleton<DatasetIngest>();
+        builder.Services.AddGrpc(options => options.Interceptors.Add<ServiceErrorInterceptor>());
         builder.Services.AddProblemDetails();
     }
 }

@@ -4,7 +4,7 @@ using MsSwift.Data.Datasets;
 
 namespace MsSwift.Data.Grpc;
 
-/// <summary>Dataset lookups and deterministic shard batches for training workers.</summary>
+/// <summary>Dataset lookups and deterministic shard batches for training workers, read by range from the split's token file.</summary>
 internal sealed class DataServiceImpl(DatasetStore store) : DataService.DataServiceBase
 {
     private const int MaxBatchTokens = 1 << 20;
@@ -29,19 +29,19 @@ internal sealed class DataServiceImpl(DatasetStore store) : DataService.DataServ
         }
 
         var info = await GetDataset(new GetDatasetRequest { Name = request.Name, Version = request.Version }, context);
-        var tokens = await store.ReadTokensAsync(info, request.Split, context.CancellationToken);
+        using var tokens = await store.OpenTokensAsync(info, request.Split, context.CancellationToken);
         var starts = request switch
         {
-            { RandomBatches: > 0 } => ShardPlan.RandomWindows(tokens.Length, request.Window, request.Shard, request.ShardCount, request.RandomBatches * request.BatchSize, request.Seed),
-            { MaxBatches: > 0 } => ShardPlan.CyclicWindows(tokens.Length, request.Window, request.Shard, request.ShardCount, request.BatchSize, request.FirstBatch, request.MaxBatches),
-            _ => ShardPlan.FixedWindows(tokens.Length, request.Window, request.Shard, request.ShardCount),
+            { RandomBatches: > 0 } => ShardPlan.RandomWindows(tokens.Count, request.Window, request.Shard, request.ShardCount, (long)request.RandomBatches * request.BatchSize, request.Seed),
+            { MaxBatches: > 0 } => ShardPlan.CyclicWindows(tokens.Count, request.Window, request.Shard, request.ShardCount, request.BatchSize, request.FirstBatch, request.MaxBatches),
+            _ => ShardPlan.FixedWindows(tokens.Count, request.Window, request.Shard, request.ShardCount),
         };
         foreach (var batch in starts.Chunk(request.BatchSize))
         {
             var message = new TokenBatchMessage { Rows = batch.Length, Columns = request.Window + 1 };
             foreach (var start in batch)
             {
-                message.Tokens.Add(tokens.AsSpan((int)start, request.Window + 1).ToArray());
+                message.Tokens.Add(await tokens.ReadAsync(start, request.Window + 1, context.CancellationToken));
             }
 
             await responseStream.WriteAsync(message, context.CancellationToken);

@@ -19,7 +19,7 @@ internal static class DatasetEndpoints
     public static IEndpointRouteBuilder MapDatasetEndpoints(this IEndpointRouteBuilder app)
     {
         var datasets = app.MapGroup("/datasets");
-        datasets.MapPost("/{name}", async (string name, HttpContext http, DatasetStore store, IOptions<DataOptions> options) =>
+        datasets.MapPost("/{name}", async (string name, HttpContext http, DatasetIngest ingest, IOptions<DataOptions> options) =>
         {
             if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
@@ -27,7 +27,7 @@ internal static class DatasetEndpoints
             }
 
             using var reader = new StreamReader(http.Request.Body);
-            return await IngestAsync(name, reader, http.Request.Query, store, http.RequestAborted);
+            return await IngestAsync(name, reader, http.Request.Query, ingest, http.RequestAborted);
         });
         datasets.MapPost("/{name}/from-path", FromPathAsync);
         datasets.MapGet("", async (DatasetStore store, CancellationToken cancellationToken) =>
@@ -40,7 +40,7 @@ internal static class DatasetEndpoints
     }
 
     /// <summary>Ingests a file the service can read itself; only under <see cref="DataOptions.AllowedPaths"/>.</summary>
-    private static async Task<IResult> FromPathAsync(string name, HttpContext http, DatasetStore store, IOptions<DataOptions> options)
+    private static async Task<IResult> FromPathAsync(string name, HttpContext http, DatasetIngest ingest, IOptions<DataOptions> options)
     {
         if (await ReadPathAsync(http.Request) is not { } requested)
         {
@@ -77,10 +77,10 @@ internal static class DatasetEndpoints
 
         // The resolved path is opened, not the requested one: what was checked is what is read.
         using var reader = new StreamReader(path);
-        return await IngestAsync(name, reader, http.Request.Query, store, http.RequestAborted);
+        return await IngestAsync(name, reader, http.Request.Query, ingest, http.RequestAborted);
     }
 
-    private static async Task<IResult> IngestAsync(string name, TextReader reader, IQueryCollection query, DatasetStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> IngestAsync(string name, TextReader reader, IQueryCollection query, DatasetIngest ingest, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (!ResourceNames.IsValid(name))
@@ -111,15 +111,14 @@ internal static class DatasetEndpoints
             return Results.ValidationProblem(errors);
         }
 
-        var built = await DatasetBuilder.BuildAsync(name, reader, new IngestOptions(recordFormat, tokenizer, validationPercent), cancellationToken);
-        if (built.Info.Documents == 0)
+        var info = await ingest.IngestAsync(name, reader, new IngestOptions(recordFormat, tokenizer, validationPercent), cancellationToken);
+        if (info.Documents == 0)
         {
             return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "No documents",
-                detail: $"no usable documents ({built.Info.Malformed} malformed records)");
+                detail: $"no usable documents ({info.Malformed} malformed records)");
         }
 
-        await store.SaveAsync(built, cancellationToken);
-        return Results.Text(Google.Protobuf.JsonFormatter.Default.Format(built.Info), "application/json", statusCode: StatusCodes.Status201Created);
+        return Results.Text(Google.Protobuf.JsonFormatter.Default.Format(info), "application/json", statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>The <c>path</c> of a from-path body; null when the body is not JSON or names no path.</summary>
