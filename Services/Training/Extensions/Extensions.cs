@@ -3,6 +3,7 @@ using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Modeling;
 using MsSwift.Modeling.Checkpoints;
+using MsSwift.ServiceDefaults.Grpc;
 using MsSwift.ServiceDefaults.Redis;
 using MsSwift.Training.Jobs;
 using MsSwift.Training.ParameterServer;
@@ -26,6 +27,8 @@ internal static class Extensions
         builder.Services.AddSingleton<IValidateOptions<TrainingOptions>, TrainingOptionsValidator>();
         TorchRuntime.Configure(builder.Configuration);
 
+        // Domain refusals (ServiceException) become gRPC statuses with their field violations.
+        builder.Services.AddGrpc(options => options.Interceptors.Add<ServiceErrorInterceptor>());
         builder.AddRedis();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<RedisLock>();
@@ -55,6 +58,8 @@ internal static class Extensions
         builder.Services.AddSingleton<WireMetrics>();
         builder.Services.AddSingleton<TrainingMetrics>();
         builder.Services.AddServiceGrpcClient<ModelRegistryAdmin.ModelRegistryAdminClient>("http://_grpc.registry");
+        builder.Services.AddServiceGrpcClient<ModelRegistry.ModelRegistryClient>("http://_grpc.registry");
+        builder.Services.AddSingleton<FineTuneSource>();
         builder.Services.AddSingleton<TrainingEventPublisher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<TrainingEventPublisher>());
         builder.Services.AddSingleton<JobCoordinator>();

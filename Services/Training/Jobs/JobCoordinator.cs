@@ -27,7 +27,7 @@ namespace MsSwift.Training.Jobs;
 /// </summary>
 public sealed partial class JobCoordinator(
     JobRecords records, JobHistory history, RedisLock locks, JobStateStore state, Lazy<ICheckpointStore> store, ParameterServerJobs jobs, TrainingEventPublisher events,
-    DataService.DataServiceClient data, ModelRegistryAdmin.ModelRegistryAdminClient registry, IOptions<TrainingOptions> options,
+    DataService.DataServiceClient data, ModelRegistryAdmin.ModelRegistryAdminClient registry, FineTuneSource fineTuning, IOptions<TrainingOptions> options,
     TrainingMetrics metrics, ILoggerFactory loggers, ILogger<JobCoordinator> logger) : IAsyncDisposable
 {
     private static readonly TimeSpan CancelConfirmation = TimeSpan.FromSeconds(10);
@@ -78,6 +78,8 @@ public sealed partial class JobCoordinator(
             throw InvalidArgument(error.Status.Detail, [new() { Field = "dataset", Description = "ingest it into the data service first" }]);
         }
 
+        request = await fineTuning.AdoptAsync(request, dataset, cancellationToken);
+
         if (dataset.TrainTokens < (long)request.Workers * (request.Window + 1))
         {
             throw InvalidArgument($"dataset '{dataset.Name}' has {dataset.TrainTokens} training tokens, too few for {request.Workers} shards of {request.Window + 1}-token windows",
@@ -91,7 +93,7 @@ public sealed partial class JobCoordinator(
 
         request.DatasetVersion = dataset.Version;
         var jobId = JobIds.New();
-        var status = new TrainStatus { JobId = jobId, State = TrainState.Created, Workers = request.Workers };
+        var status = new TrainStatus { JobId = jobId, State = TrainState.Created, Workers = request.Workers, InitFrom = request.InitFrom };
         await records.SaveAsync(request, status);
         var progress = new JobProgress(status, records, events);
         await progress.UpdateAsync(TrainingEventType.Created, static _ => { });
@@ -168,7 +170,7 @@ public sealed partial class JobCoordinator(
         var config = ModelConfig(request, dataset);
         var tokensPerGradient = (long)request.BatchSize * request.Window * request.AccumulationSteps;
         var settings = new ParameterServerSettings(request.WireFormat, request.Workers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds), tokensPerGradient);
-        var spec = new ParameterServerJobSpec(jobId, config, Hyperparameters(request), settings, request.CheckpointEvery, request.Seed, dataset.Tokenizer);
+        var spec = new ParameterServerJobSpec(jobId, config, Hyperparameters(request), settings, request.CheckpointEvery, request.Seed, dataset.Tokenizer, fineTuning.InitialCheckpoint(request));
         var leader = new ParameterServerLeader(spec, locks, state, store.Value, jobs, loggers.CreateLogger<ParameterServerLeader>());
         Func<Task>? takingOver = restarting
             ? () => progress.UpdateAsync(TrainingEventType.Restarting, status =>
@@ -354,11 +356,8 @@ public sealed partial class JobCoordinator(
                 metrics["eval_perplexity"] = evaluated.Perplexity;
             }
 
-            var registered = await registry.RegisterVersionAsync(new RegisterVersionRequest
-            {
-                Model = request.Model, Checkpoint = checkpoint, SourceJob = jobId, DatasetHash = dataset.Version, Metrics = { metrics },
-            });
-            var version = registered.Versions[^1].Version;
+            var registered = await registry.RegisterVersionAsync(JobRegistration.Request(request, jobId, checkpoint, dataset.Version, metrics));
+            var version = JobRegistration.VersionOf(registered, jobId);
             await EndAsync(jobId, TrainState.Succeeded, $"registered {registered.Name} {version}", status =>
             {
                 status.LastCheckpoint = checkpoint;

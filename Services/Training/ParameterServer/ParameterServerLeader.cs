@@ -6,10 +6,13 @@ using MsSwift.Training.Jobs;
 
 namespace MsSwift.Training.ParameterServer;
 
-/// <summary>What a job's parameter server needs to (re)start: the model shape, the optimizer and how often to checkpoint.</summary>
+/// <summary>
+/// What a job's parameter server needs to (re)start: the model shape, the optimizer and how often to
+/// checkpoint; for a fine-tune, how to find the checkpoint a fresh start loads (<see cref="InitialWeights"/>).
+/// </summary>
 public sealed record ParameterServerJobSpec(
     string JobId, GptConfig Config, TrainingHyperparameters Hyperparameters, ParameterServerSettings Settings, int CheckpointEverySteps, long Seed,
-    string Tokenizer = "byte");
+    string Tokenizer = "byte", Func<CancellationToken, Task<string>>? InitialCheckpoint = null);
 
 /// <summary>
 /// Runs one job's parameter server only while it holds the job's Redis lock: it resumes from the
@@ -61,7 +64,7 @@ public sealed partial class ParameterServerLeader(
         }
 
         var committed = await state.ReadAsync(spec.JobId);
-        _job = committed is null ? Fresh() : await ResumeAsync(committed, cancellationToken);
+        _job = committed is null ? await FreshAsync(cancellationToken) : await ResumeAsync(committed, cancellationToken);
         var version = _job.Version;
         var token = _lease.FencingToken;
         LogLeading(logger, spec.JobId, token, version);
@@ -95,10 +98,8 @@ public sealed partial class ParameterServerLeader(
         _stop.Dispose();
     }
 
-    private ParameterServerJob Fresh()
-    {
-        return new ParameterServerJob(spec.JobId, GptModel.CreateSeeded(spec.Config, spec.Seed), spec.Hyperparameters, spec.Settings) { TokenizerId = spec.Tokenizer };
-    }
+    private async Task<ParameterServerJob> FreshAsync(CancellationToken cancellationToken) =>
+        new(spec.JobId, await InitialWeights.CreateAsync(spec, store, cancellationToken), spec.Hyperparameters, spec.Settings) { TokenizerId = spec.Tokenizer };
 
     private async Task<ParameterServerJob> ResumeAsync(CommittedStep committed, CancellationToken cancellationToken)
     {
