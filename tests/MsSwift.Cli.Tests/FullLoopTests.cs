@@ -10,7 +10,8 @@ namespace MsSwift.Cli.Tests;
 /// The whole product through the gateway, driven by the CLI as a user would: ingest, train with
 /// two workers (detach with Ctrl+C, re-attach), the registry shows the version with its eval loss,
 /// plot, promote, predict answers from it, a canary splits traffic, rollback returns to the
-/// previous version; and a cancelled job ends cancelled.
+/// previous version; a fine-tune of the bundled model registers as its child; and a cancelled job
+/// ends cancelled.
 /// </summary>
 [Collection(LocalClusterGroup.Name)]
 public sealed class FullLoopTests(LocalCluster cluster)
@@ -98,6 +99,36 @@ public sealed class FullLoopTests(LocalCluster cluster)
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         CliCommandTests.AssertFailure(attach, ExitCodes.Failed, "cancelled");
         Assert.Equal("TRAIN_STATE_CANCELLED", shown.Json.GetProperty("status").GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_fine_tune_of_the_bundled_model_becomes_its_child_version_and_a_bad_init_from_is_refused()
+    {
+        var ingest = await cluster.RunAsync("datasets", "upload", CorpusPath, "--name", "shakespeare", "--json");
+        Assert.True(ingest.ExitCode == 0, ingest.ToString());
+
+        // No --model and no shape: demo's shape, and the result is a version of demo.
+        var tuned = await cluster.RunAsync("train", "--dataset", "shakespeare", "--init-from", "demo:v1", "--workers", "2", "--steps", "3", "--batch-size", "2", "--window", "32", "--json");
+        var unknown = await cluster.RunAsync("train", "--dataset", "shakespeare", "--init-from", "demo:v999");
+        var malformed = await cluster.RunAsync("train", "--dataset", "shakespeare", "--init-from", "demo:bad name");
+        var shown = await cluster.RunAsync("models", "show", "demo", "--json");
+        var table = await cluster.RunAsync("models", "show", "demo");
+
+        Assert.True(tuned.ExitCode == 0, tuned.ToString());
+        var final = tuned.JsonLines[^1];
+        Assert.Equal("TRAIN_STATE_SUCCEEDED", final.GetProperty("state").GetString());
+        Assert.Equal("demo", final.GetProperty("registeredModel").GetString());
+        Assert.Equal("v1", final.GetProperty("initFrom").GetProperty("version").GetString());
+        var version = final.GetProperty("registeredVersion").GetString()!;
+        var child = shown.Json.GetProperty("versions").EnumerateArray().Single(entry => entry.GetProperty("version").GetString() == version);
+        Assert.Equal("v1", child.GetProperty("parentVersion").GetString());
+        Assert.Equal(final.GetProperty("jobId").GetString(), child.GetProperty("sourceJob").GetString());
+        Assert.Contains("parent", table.Output);
+        CliCommandTests.AssertFailure(unknown, ExitCodes.Failed, "model 'demo' has no version 'v999'");
+        CliCommandTests.AssertFailure(malformed, ExitCodes.Usage, "the --init-from version 'bad name' is not a valid name");
+
+        // demo as the other tests expect it: v1 and what they register.
+        Assert.Equal(ExitCodes.Success, (await cluster.RunAsync("models", "delete", "demo", version)).ExitCode);
     }
 
     /// <summary>Whether the JSON status lines so far show the job running at <paramref name="step"/> or later.</summary>

@@ -78,10 +78,47 @@ public sealed class ModelRulesTests
         var (next, registered) = ModelRules.Register(model, new ModelVersion { Checkpoint = "c" }, Now);
 
         Assert.Equal(["v1", "v7", "v8"], next.Versions.Select(version => version.Version));
-        Assert.Equal(ModelEventType.Registered, registered.Type);
+        Assert.Equal(ModelEventType.Registered, registered?.Type);
         Assert.Equal(ServiceError.AlreadyExists, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "v7" }, Now)));
         Assert.Equal(ServiceError.InvalidArgument, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "../x" }, Now)));
         Assert.Equal(ServiceError.InvalidArgument, Refusal(() => ModelRules.Register(next, new ModelVersion { Version = "v9", Stage = Stage.Production }, Now)));
+    }
+
+    [Fact]
+    public void Register_is_idempotent_by_source_job_whatever_the_repeated_request_names()
+    {
+        var model = ModelRules.Register(new RegisteredModel { Name = "tiny" }, new ModelVersion { Checkpoint = "jobs/a/step-4", SourceJob = "job-a" }, Now).Model;
+
+        // Retried or finished again by a coordinator that took the job over: another checkpoint, even a version name.
+        var (again, againEvent) = ModelRules.Register(model, new ModelVersion { Version = "v5", Checkpoint = "jobs/a/step-4-fence-2", SourceJob = "job-a" }, Now);
+        var (other, otherEvent) = ModelRules.Register(again, new ModelVersion { Checkpoint = "jobs/b/step-4", SourceJob = "job-b" }, Now);
+        var withoutJob = ModelRules.Register(ModelRules.Register(other, new ModelVersion { Checkpoint = "x" }, Now).Model, new ModelVersion { Checkpoint = "x" }, Now).Model;
+
+        Assert.Same(model, again);
+        Assert.Null(againEvent);
+        Assert.Equal("jobs/a/step-4", ModelRules.VersionOfJob(again, "job-a")!.Checkpoint);
+        Assert.Equal(ModelEventType.Registered, otherEvent?.Type);
+        Assert.Equal("v2", ModelRules.VersionOfJob(other, "job-b")!.Version);
+        Assert.Null(ModelRules.VersionOfJob(other, "job-c"));
+        // Registrations without a job are never taken for one another.
+        Assert.Equal(["v1", "v2", "v3", "v4"], withoutJob.Versions.Select(version => version.Version));
+        Assert.Null(ModelRules.VersionOfJob(withoutJob, ""));
+    }
+
+    [Fact]
+    public void Register_records_the_parent_version_and_refuses_one_the_model_does_not_have()
+    {
+        var model = WithVersions("v1");
+
+        var (child, _) = ModelRules.Register(model, new ModelVersion { Checkpoint = "c", ParentVersion = "v1" }, Now);
+        var unknown = Assert.Throws<ServiceException>(() => ModelRules.Register(child, new ModelVersion { Checkpoint = "d", ParentVersion = "v9" }, Now));
+
+        Assert.Equal("v1", ModelRules.Find(child, "v2")!.ParentVersion);
+        Assert.Equal("", ModelRules.Find(child, "v1")!.ParentVersion);
+        Assert.Equal(ServiceError.InvalidArgument, unknown.Error);
+        var violation = Assert.Single(unknown.Violations);
+        Assert.Equal("parent_version", violation.Field);
+        Assert.Contains("'v9' is not one (versions: v1, v2)", violation.Description);
     }
 
     [Fact]

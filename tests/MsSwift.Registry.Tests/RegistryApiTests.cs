@@ -47,6 +47,60 @@ public sealed class RegistryApiTests(RegistryCluster cluster)
     }
 
     [Fact]
+    public async Task A_jobs_repeated_registrations_on_either_replica_make_one_version_and_one_event()
+    {
+        const string name = "idempotent-test";
+        var first = await cluster.First.Admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = name, Checkpoint = "tiny/v1/model.safetensors", SourceJob = "job-once", Metrics = { ["eval_loss"] = 2.0 },
+        });
+
+        // A retry, a successor with another checkpoint and a stale revision, and two at once: all get the first answer.
+        var retried = await cluster.Second.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = name, Checkpoint = "tiny/v1/model.safetensors", SourceJob = "job-once" });
+        var successor = await cluster.First.Admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = name, Checkpoint = "tiny/v2/model.safetensors", SourceJob = "job-once", Version = "v9", ExpectedRevision = 99,
+        });
+        var racing = await Task.WhenAll(cluster.First.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = name, Checkpoint = "tiny/v2/model.safetensors", SourceJob = "job-race" }).ResponseAsync,
+            cluster.Second.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = name, Checkpoint = "tiny/v2/model.safetensors", SourceJob = "job-race" }).ResponseAsync);
+        // One real change after them: its event comes right after the two registrations, or there was another.
+        await cluster.First.Admin.PromoteAsync(new ChangeVersionRequest { Model = name, Version = "v1" });
+        var events = cluster.ReadEvents(name, 3, EventTimeout);
+
+        Assert.Equal(first, retried);
+        Assert.Equal(first, successor);
+        var version = Assert.Single(successor.Versions);
+        Assert.Equal(("v1", "tiny/v1/model.safetensors", 2.0), (version.Version, version.Checkpoint, version.Metrics["eval_loss"]));
+        Assert.All(racing, answer => Assert.Equal(["job-once", "job-race"], answer.Versions.Select(registered => registered.SourceJob)));
+        Assert.Equal(racing[0].Revision, racing[1].Revision);
+        Assert.Equal(2, racing[0].Revision);
+        Assert.Equal([ModelEventType.Registered, ModelEventType.Registered, ModelEventType.Promoted], events.Select(modelEvent => modelEvent.Type));
+    }
+
+    [Fact]
+    public async Task A_fine_tuned_version_records_its_parent_over_grpc_and_http_and_an_unknown_parent_is_refused()
+    {
+        const string name = "lineage-test";
+        await RegisterAsync(name, "v1");
+        using var http = new HttpClient { BaseAddress = cluster.Second.HttpAddress };
+
+        var child = await cluster.First.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = name, Checkpoint = "tiny/v2/model.safetensors", ParentVersion = "v1" });
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => cluster.First.Admin.RegisterVersionAsync(
+            new RegisterVersionRequest { Model = name, Checkpoint = "tiny/v2/model.safetensors", ParentVersion = "v7" }).ResponseAsync);
+        var overHttp = await http.PostAsJsonAsync($"/registry/models/{name}/versions", new { checkpoint = "tiny/v2/model.safetensors", parentVersion = "v2" });
+        var badOverHttp = await http.PostAsJsonAsync($"/registry/models/{name}/versions", new { checkpoint = "tiny/v2/model.safetensors", parentVersion = "v7" });
+        var shown = await http.GetFromJsonAsync<JsonElement>($"/registry/models/{name}");
+
+        Assert.Equal("v1", child.Versions.Single(version => version.Version == "v2").ParentVersion);
+        Assert.Equal(StatusCode.InvalidArgument, unknown.StatusCode);
+        Assert.Equal("parent_version", Assert.Single(unknown.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations).Field);
+        Assert.Equal(HttpStatusCode.Created, overHttp.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badOverHttp.StatusCode);
+        Assert.Equal(["", "v1", "v2"], shown.GetProperty("versions").EnumerateArray()
+            .Select(version => version.TryGetProperty("parentVersion", out var parent) ? parent.GetString() : ""));
+    }
+
+    [Fact]
     public async Task Every_change_publishes_its_event_in_order_keyed_by_model()
     {
         const string name = "events-test";

@@ -36,7 +36,7 @@ public sealed class ParameterServerHost : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenLocalhost(port, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpc();
+        builder.Services.AddGrpc(options => options.Interceptors.Add<MsSwift.ServiceDefaults.Grpc.ServiceErrorInterceptor>());
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<ParameterServerJobs>();
         builder.Services.AddSingleton<WireMetrics>();

@@ -44,16 +44,14 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         await first.JoinAsync(CancellationToken.None);
         await second.JoinAsync(CancellationToken.None);
 
+        // Each worker computes the shards the server assigns it: a half of the global batch each.
+        ShardBatches halves = (step, shards, _) => Task.FromResult(ShardsOf((int)step, shards, accumulation));
         var distributed = new List<double>();
         for (var step = 0; step < Steps; step++)
         {
-            using var batch = GlobalBatchFor(step);
-            var firstHalf = Slices(batch, 0, accumulation);
-            var secondHalf = Slices(batch, 1, accumulation);
             var outcomes = await Task.WhenAll(
-                first.StepAsync(firstHalf, format, CancellationToken.None),
-                second.StepAsync(secondHalf, format, CancellationToken.None));
-            firstHalf.Concat(secondHalf).ToList().ForEach(slice => slice.Dispose());
+                first.StepAsync(halves, format, CancellationToken.None),
+                second.StepAsync(halves, format, CancellationToken.None));
             Assert.All(outcomes, outcome => Assert.Equal(2, outcome.Workers));
             distributed.Add(outcomes[0].Loss);
         }
@@ -76,23 +74,37 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_straggler_is_dropped_after_the_timeout_and_its_late_gradient_refused()
+    public async Task A_straggler_is_dropped_after_the_timeout_its_shard_computed_by_another_and_its_late_gradient_refused()
     {
         await using var host = await ParameterServerHost.StartAsync();
-        var job = new ParameterServerJob("job-2", Model(seed: 1), Hyperparameters, new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 1, TimeSpan.FromMilliseconds(500)));
+        var tokensPerShard = GlobalBatch / 2 * Window;
+        var job = new ParameterServerJob("job-2", Model(seed: 1), Hyperparameters, new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 2, TimeSpan.FromMilliseconds(500), tokensPerShard));
         host.Jobs.Add(job); // the host disposes its jobs
         using var prompt = new DataParallelWorker(host.Client, "job-2", "prompt", Model(seed: 3), Hyperparameters);
         using var slow = new DataParallelWorker(host.Client, "job-2", "slow", Model(seed: 4), Hyperparameters);
         await prompt.JoinAsync(CancellationToken.None);
         await slow.JoinAsync(CancellationToken.None);
-        using var batch = GlobalBatchFor(0);
+        var computed = new List<int>();
+        ShardBatches halves = (step, shards, _) =>
+        {
+            lock (computed)
+            {
+                computed.AddRange(shards);
+            }
 
-        var outcome = await prompt.StepAsync([batch], WireFormat.Fp32, CancellationToken.None);
-        var late = await Assert.ThrowsAsync<RpcException>(() => slow.StepAsync([batch], WireFormat.Fp32, CancellationToken.None));
-        var alone = await prompt.StepAsync([batch], WireFormat.Fp32, CancellationToken.None);
+            return Task.FromResult(ShardsOf((int)step, shards, 1));
+        };
+
+        // "slow" never computes its shard of step 0: after the timeout "prompt" is given it too.
+        var outcome = await prompt.StepAsync(halves, WireFormat.Fp32, CancellationToken.None);
+        var late = await Assert.ThrowsAsync<RpcException>(() => slow.StepAsync(halves, WireFormat.Fp32, CancellationToken.None));
+        var alone = await prompt.StepAsync(halves, WireFormat.Fp32, CancellationToken.None);
 
         Assert.Equal(["slow"], outcome.Dropped);
         Assert.Equal(1, outcome.Workers);
+        // The global batch stayed whole: both shards' tokens, the second computed by the survivor.
+        Assert.Equal(2 * tokensPerShard, outcome.Tokens);
+        Assert.Equal([0, 1, 0, 1], computed);
         Assert.Equal(StatusCode.FailedPrecondition, late.StatusCode);
         Assert.Contains("join again", late.Status.Detail);
         // With the straggler gone, the next step does not wait for it.
@@ -109,9 +121,7 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         using var worker = new DataParallelWorker(host.Client, "job-3", "w", Model(seed: 2), Hyperparameters);
         using var stranger = new DataParallelWorker(host.Client, "job-404", "w", Model(seed: 2), Hyperparameters);
         await worker.JoinAsync(CancellationToken.None);
-        using var batch = GlobalBatchFor(0);
-
-        var wrongFormat = await Assert.ThrowsAsync<RpcException>(() => worker.StepAsync([batch], WireFormat.Fp32, CancellationToken.None));
+        var wrongFormat = await Assert.ThrowsAsync<RpcException>(() => worker.StepAsync(WholeBatch, WireFormat.Fp32, CancellationToken.None));
         var unknownJob = await Assert.ThrowsAsync<RpcException>(() => stranger.JoinAsync(CancellationToken.None));
 
         Assert.Equal(StatusCode.InvalidArgument, wrongFormat.StatusCode);
@@ -128,12 +138,11 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         host.Jobs.Add(job); // the host disposes its jobs
         using var worker = new DataParallelWorker(host.Client, "job-4", "w", Model(seed: 2), Hyperparameters);
         await worker.JoinAsync(CancellationToken.None);
-        using var batch = GlobalBatchFor(0);
-        var halves = Slices(batch, 0, 1).Concat(Slices(batch, 1, 1)).ToList();
+        ShardBatches oneHalfOnly = (step, _, _) => Task.FromResult(ShardsOf((int)step, [0], 1));
+        ShardBatches bothHalves = (step, _, _) => Task.FromResult(ShardsOf((int)step, [0, 1], 1));
 
-        var oneHalf = await Assert.ThrowsAsync<RpcException>(() => worker.StepAsync([halves[0]], WireFormat.Fp32, CancellationToken.None));
-        var both = await worker.StepAsync(halves, WireFormat.Fp32, CancellationToken.None);
-        halves.ForEach(half => half.Dispose());
+        var oneHalf = await Assert.ThrowsAsync<RpcException>(() => worker.StepAsync(oneHalfOnly, WireFormat.Fp32, CancellationToken.None));
+        var both = await worker.StepAsync(bothHalves, WireFormat.Fp32, CancellationToken.None);
 
         Assert.Equal(StatusCode.InvalidArgument, oneHalf.StatusCode);
         Assert.Contains("accumulation", oneHalf.Status.Detail);
@@ -154,8 +163,7 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         var oversized = await Assert.ThrowsAsync<RpcException>(() => PushHeaderAsync(host, "job-5", hostile));
         var unknownJob = await Assert.ThrowsAsync<RpcException>(() => PushHeaderAsync(host, "job-404", hostile));
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        using var batch = GlobalBatchFor(0);
-        var valid = await worker.StepAsync([batch], WireFormat.Fp32, CancellationToken.None);
+        var valid = await worker.StepAsync(WholeBatch, WireFormat.Fp32, CancellationToken.None);
 
         Assert.Equal(StatusCode.InvalidArgument, oversized.StatusCode);
         Assert.Equal($"the gradient for job 'job-5': the header announces {hostile} elements; {job.ParameterCount} are expected", oversized.Status.Detail);
@@ -209,6 +217,17 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output)
         }
 
         return TokenBatch.FromWindows(tensor(windows, [GlobalBatch, Window + 1]));
+    }
+
+    /// <summary>The whole global batch of the step, as one micro-batch (a job of one shard).</summary>
+    private static Task<List<TokenBatch>> WholeBatch(long step, IReadOnlyList<int> shards, CancellationToken cancellationToken) =>
+        Task.FromResult(new List<TokenBatch> { GlobalBatchFor((int)step) });
+
+    /// <summary>The halves <paramref name="shards"/> of step <paramref name="step"/>'s global batch, each cut into <paramref name="count"/> micro-batches.</summary>
+    private static List<TokenBatch> ShardsOf(int step, IReadOnlyList<int> shards, int count)
+    {
+        using var batch = GlobalBatchFor(step);
+        return shards.SelectMany(shard => Slices(batch, shard, count)).ToList();
     }
 
     /// <summary>Half <paramref name="half"/> of the global batch, cut into <paramref name="count"/> equal micro-batches.</summary>

@@ -21,7 +21,7 @@ public sealed class FencingAcrossRedisRestartsTests
         {
             await using var redis = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString + ",abortConnect=false");
             var locks = new RedisLock(redis, TimeProvider.System);
-            var state = new JobStateStore(redis);
+            var state = new JobStore(redis, TimeProvider.System);
             var earlier = await locks.AcquireAsync(Lock, TimeSpan.FromSeconds(30), wait: TimeSpan.FromSeconds(1));
             Assert.True(await state.CommitAsync("restarted", earlier.FencingToken, 4, "jobs/restarted/v4"));
             await earlier.ReleaseAsync();
@@ -31,7 +31,7 @@ public sealed class FencingAcrossRedisRestartsTests
 
             server = await server.RestartAsync(restart);
             var leader = await locks.AcquireAsync(Lock, TimeSpan.FromSeconds(30), wait: TimeSpan.FromSeconds(20));
-            var survived = await state.ReadAsync("restarted");
+            var survived = await state.ReadCommittedAsync("restarted");
             var leaderCommitted = await state.CommitAsync("restarted", leader.FencingToken, 8, "jobs/restarted/v8");
             var staleCommitted = await state.CommitAsync("restarted", stale.FencingToken, 12, "jobs/restarted/v12-stale");
 
@@ -40,7 +40,7 @@ public sealed class FencingAcrossRedisRestartsTests
             Assert.True(leader.FencingToken > stale.FencingToken, $"after a restart {restart}: the new leader has {leader.FencingToken}, the stale one {stale.FencingToken}");
             Assert.True(leaderCommitted);
             Assert.False(staleCommitted);
-            Assert.Equal(new CommittedStep(leader.FencingToken, 8, "jobs/restarted/v8"), await state.ReadAsync("restarted"));
+            Assert.Equal(new CommittedStep(leader.FencingToken, 8, "jobs/restarted/v8"), await state.ReadCommittedAsync("restarted"));
         }
         finally
         {

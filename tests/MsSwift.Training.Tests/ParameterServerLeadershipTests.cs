@@ -40,7 +40,7 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
     public async Task A_writer_whose_lease_passed_to_another_is_refused()
     {
         var locks = new RedisLock(_connection, TimeProvider.System);
-        var state = new JobStateStore(_connection);
+        var state = new JobStore(_connection, TimeProvider.System);
         var first = await locks.TryAcquireAsync("training:fenced:parameter-server", TimeSpan.FromMilliseconds(200));
         await Task.Delay(400);
         var second = await locks.TryAcquireAsync("training:fenced:parameter-server", TimeSpan.FromSeconds(10));
@@ -53,7 +53,7 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
         Assert.True(successor);
         Assert.False(stale);
         Assert.False(backwards);
-        Assert.Equal(new CommittedStep(second.FencingToken, 5, "jobs/fenced/v5"), await state.ReadAsync("fenced"));
+        Assert.Equal(new CommittedStep(second.FencingToken, 5, "jobs/fenced/v5"), await state.ReadCommittedAsync("fenced"));
     }
 
     [Fact]
@@ -70,8 +70,8 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
         Assert.True(await leaderA.TryLeadAsync(CancellationToken.None));
         Assert.False(await leaderB.TryLeadAsync(CancellationToken.None));
         var losses = await TrainAsync(hostA, "resume", steps: 4, firstStep: 0);
-        var state = new JobStateStore(_connection);
-        await WaitUntilAsync(async () => (await state.ReadAsync("resume"))?.Version == 4);
+        var state = new JobStore(_connection, TimeProvider.System);
+        await WaitUntilAsync(async () => (await state.ReadCommittedAsync("resume"))?.Version == 4);
 
         // A's lease vanishes (a long pause, a Redis failover): B takes over, A notices and steps down.
         await _connection.GetDatabase().KeyDeleteAsync(RedisLock.KeyPrefix + "training:resume:parameter-server");
@@ -79,12 +79,12 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
         await leaderA.Deposed.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(4, leaderB.Job!.Version);
         losses.AddRange(await TrainAsync(hostB, "resume", steps: 2, firstStep: 4));
-        await WaitUntilAsync(async () => (await state.ReadAsync("resume"))?.Version == 6);
+        await WaitUntilAsync(async () => (await state.ReadCommittedAsync("resume"))?.Version == 6);
         var stale = await state.CommitAsync("resume", leaderA.FencingToken, 7, "jobs/resume/stale");
 
         Assert.True(leaderB.FencingToken > leaderA.FencingToken);
         Assert.False(stale);
-        Assert.Equal(leaderB.FencingToken, (await state.ReadAsync("resume"))!.FencingToken);
+        Assert.Equal(leaderB.FencingToken, (await state.ReadCommittedAsync("resume"))!.FencingToken);
         Assert.Null(hostA.Jobs.Find("resume"));
         // Weights and AdamW state came back exactly: the resumed steps match an uninterrupted run.
         Assert.Equal(reference.Count, losses.Count);
@@ -110,15 +110,14 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
         var losses = new List<double>();
         for (var step = firstStep; step < firstStep + steps; step++)
         {
-            using var batch = Batch(step);
-            losses.Add((await worker.StepAsync([batch], WireFormat.Fp32, CancellationToken.None)).Loss);
+            losses.Add((await worker.StepAsync((at, _, _) => Task.FromResult(new List<TokenBatch> { Batch((int)at) }), WireFormat.Fp32, CancellationToken.None)).Loss);
         }
 
         return losses;
     }
 
     private ParameterServerLeader Leader(ParameterServerJobSpec spec, ICheckpointStore store, ParameterServerJobs jobs) =>
-        new(spec, new RedisLock(_connection, TimeProvider.System), new JobStateStore(_connection), store, jobs, NullLogger<ParameterServerLeader>.Instance);
+        new(spec, new RedisLock(_connection, TimeProvider.System), new JobStore(_connection, TimeProvider.System), store, jobs, TimeProvider.System, NullLogger<ParameterServerLeader>.Instance);
 
     private static ParameterServerJobSpec Spec(string jobId) =>
         new(jobId, Config, Hyperparameters, new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 1, TimeSpan.FromSeconds(30)), CheckpointEverySteps: 2, Seed: 5);

@@ -102,15 +102,5 @@ public sealed partial class TrainJobTests
         return statuses[^1];
     }
 
-    private async Task<LossCurves> HistoryAsync(HttpClient http, string jobId)
-    {
-        var body = await http.GetStringAsync($"/training/jobs/{jobId}/history");
-        output.WriteLine($"GET /training/jobs/{jobId}/history: {body}");
-        return JsonSerializer.Deserialize<LossCurves>(body, JsonSerializerOptions.Web)!;
-    }
-
-    /// <summary>The body of <c>GET /training/jobs/{jobId}/history</c>, read with System.Text.Json's web defaults (camelCase).</summary>
-    private sealed record LossCurves(string JobId, List<LossAt> Loss, List<LossAt> EvalLoss);
-
-    private sealed record LossAt(long Step, double Loss);
+    private Task<LossCurves> HistoryAsync(HttpClient http, string jobId) => LossCurves.ReadAsync(http, jobId, output.WriteLine);
 }

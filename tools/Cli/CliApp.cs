@@ -51,7 +51,8 @@ internal static class CliApp
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("Train a model on a dataset with a live progress bar; Ctrl+C detaches, the job keeps running")
                 .WithExample("train", "--dataset", "shakespeare", "--workers", "2", "--steps", "300")
-                .WithExample("train", "--dataset", "shakespeare", "--model", "bard", "--layers", "4", "--width", "256", "--detach");
+                .WithExample("train", "--dataset", "shakespeare", "--model", "bard", "--layers", "4", "--width", "256", "--detach")
+                .WithExample("train", "--dataset", "sonnets", "--init-from", "demo:v1", "--steps", "50");
             config.AddBranch("jobs", jobs =>
             {
                 jobs.SetDescription("Follow, inspect and cancel training jobs");

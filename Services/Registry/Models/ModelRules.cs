@@ -21,8 +21,20 @@ public static class ModelRules
         }
     }
 
-    public static (RegisteredModel Model, ModelEvent Event) Register(RegisteredModel current, ModelVersion version, DateTimeOffset now)
+    /// <summary>
+    /// Adds <paramref name="version"/>. Idempotent by source job: when the model already has a
+    /// version from the same (non-empty) <see cref="ModelVersion.SourceJob"/>, the model comes back
+    /// unchanged with no event, whatever the new request's checkpoint or version name, so a job
+    /// that registers twice (retried, or finished again by the coordinator that took it over)
+    /// still has one version; its caller finds it with <see cref="VersionOfJob"/>.
+    /// </summary>
+    public static (RegisteredModel Model, ModelEvent? Event) Register(RegisteredModel current, ModelVersion version, DateTimeOffset now)
     {
+        if (VersionOfJob(current, version.SourceJob) is not null)
+        {
+            return (current, null);
+        }
+
         if (string.IsNullOrEmpty(version.Version))
         {
             version.Version = NextVersion(current);
@@ -37,6 +49,12 @@ public static class ModelRules
         if (version.Stage is not (Stage.None or Stage.Staging))
         {
             throw new ServiceException(ServiceError.InvalidArgument, $"a new version starts in stage none or staging, not {version.Stage}; promote it afterwards");
+        }
+
+        if (version.ParentVersion.Length > 0 && Find(current, version.ParentVersion) is null)
+        {
+            var description = $"the version of '{current.Name}' it was fine-tuned from; '{version.ParentVersion}' is not one (versions: {VersionList(current)})";
+            throw new ServiceException(ServiceError.InvalidArgument, $"parent_version: {description}", [new FieldViolation("parent_version", description)]);
         }
 
         var next = Next(current, now);
@@ -142,9 +160,15 @@ public static class ModelRules
     public static ModelVersion? Find(RegisteredModel model, string version) =>
         model.Versions.FirstOrDefault(candidate => candidate.Version == version);
 
+    /// <summary>The version training job <paramref name="sourceJob"/> registered; null for none or an empty job id.</summary>
+    public static ModelVersion? VersionOfJob(RegisteredModel model, string sourceJob) =>
+        sourceJob.Length == 0 ? null : model.Versions.FirstOrDefault(candidate => candidate.SourceJob == sourceJob);
+
     private static ModelVersion Existing(RegisteredModel model, string version) =>
-        Find(model, version) ?? throw new ServiceException(ServiceError.NotFound,
-            $"model '{model.Name}' has no version '{version}'; versions: {(model.Versions.Count == 0 ? "(none)" : string.Join(", ", model.Versions.Select(candidate => candidate.Version)))}");
+        Find(model, version) ?? throw new ServiceException(ServiceError.NotFound, $"model '{model.Name}' has no version '{version}'; versions: {VersionList(model)}");
+
+    private static string VersionList(RegisteredModel model) =>
+        model.Versions.Count == 0 ? "(none)" : string.Join(", ", model.Versions.Select(candidate => candidate.Version));
 
     private static void RefuseIfServing(RegisteredModel model, string version, string action)
     {

@@ -76,6 +76,13 @@ public sealed partial class RegistryService(
             throw new ServiceException(ServiceError.InvalidArgument, "checkpoint is required: the version's name in the checkpoint store");
         }
 
+        // A job's repeated registration is answered before its checkpoint is read or its
+        // expected_revision compared: the model has moved on by the job's own registration.
+        if (await RegisteredByJobAsync(request) is { } registered)
+        {
+            return registered;
+        }
+
         var facts = await checkpoints.InspectAsync(request.Checkpoint, cancellationToken);
         var version = new ModelVersion
         {
@@ -88,9 +95,36 @@ public sealed partial class RegistryService(
             Sha256 = facts.Sha256,
             ConfigJson = facts.ConfigJson,
             Tokenizer = facts.Tokenizer,
+            ParentVersion = request.ParentVersion,
         };
         version.Metrics.Add(request.Metrics);
-        return await ChangeAsync(request.Model, request.ExpectedRevision, (model, now) => ModelRules.Register(model, version, now), cancellationToken);
+        try
+        {
+            return await ChangeAsync(request.Model, request.ExpectedRevision, (model, now) => ModelRules.Register(model, version, now), cancellationToken);
+        }
+        catch (ServiceException refused) when (refused.Error == ServiceError.Conflict && request.SourceJob.Length > 0)
+        {
+            // Two registrations of one job raced (a deposed leader and its successor): the winner's
+            // version is this request's answer too.
+            if (await RegisteredByJobAsync(request) is { } raced)
+            {
+                return raced;
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>The model when the request's source job already registered a version of it; otherwise null.</summary>
+    private async Task<RegisteredModel?> RegisteredByJobAsync(RegisterVersionRequest request)
+    {
+        if (request.SourceJob.Length == 0)
+        {
+            return null;
+        }
+
+        var current = await store.ReadAsync(request.Model);
+        return ModelRules.VersionOfJob(current, request.SourceJob) is null ? null : current;
     }
 
     public Task<RegisteredModel> PromoteAsync(string model, string version, long expectedRevision, CancellationToken cancellationToken) =>
@@ -109,7 +143,7 @@ public sealed partial class RegistryService(
         ChangeAsync(model, expectedRevision, (current, now) => ModelRules.Delete(current, version, now), cancellationToken);
 
     private async Task<RegisteredModel> ChangeAsync(
-        string name, long expectedRevision, Func<RegisteredModel, DateTimeOffset, (RegisteredModel, ModelEvent)> change, CancellationToken cancellationToken)
+        string name, long expectedRevision, Func<RegisteredModel, DateTimeOffset, (RegisteredModel, ModelEvent?)> change, CancellationToken cancellationToken)
     {
         ModelRules.ValidateName(name, "model");
         if (expectedRevision < 0)
@@ -125,6 +159,12 @@ public sealed partial class RegistryService(
         }
 
         var (next, modelEvent) = change(current, time.GetUtcNow());
+        if (modelEvent is null)
+        {
+            // The rules found nothing to change (a repeated registration): nothing to commit or announce.
+            return current;
+        }
+
         if (!await store.CommitAsync(next, current.Revision, modelEvent))
         {
             throw new ServiceException(ServiceError.Conflict,

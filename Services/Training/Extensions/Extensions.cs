@@ -55,6 +55,8 @@ internal static class Extensions
         builder.Services.AddSingleton<WireMetrics>();
         builder.Services.AddSingleton<TrainingMetrics>();
         builder.Services.AddServiceGrpcClient<ModelRegistryAdmin.ModelRegistryAdminClient>("http://_grpc.registry");
+        builder.Services.AddServiceGrpcClient<ModelRegistry.ModelRegistryClient>("http://_grpc.registry");
+        builder.Services.AddSingleton<FineTuneSource>();
         builder.Services.AddSingleton<TrainingEventOutbox>();
         builder.Services.AddHostedService(services => services.GetRequiredService<TrainingEventOutbox>());
         builder.Services.AddSingleton<JobFinisher>();

@@ -20,7 +20,7 @@ namespace MsSwift.Training.Jobs;
 /// </summary>
 public sealed partial class JobCoordinator(
     JobStore store, JobChanges changes, RedisLock locks, Lazy<ICheckpointStore> checkpoints, ParameterServerJobs jobs, TrainingEventOutbox outbox,
-    DataService.DataServiceClient data, LedJobServices services, AdvertisedAddress address, IOptions<TrainingOptions> options, ILoggerFactory loggers) : IAsyncDisposable
+    DataService.DataServiceClient data, FineTuneSource fineTuning, LedJobServices services, AdvertisedAddress address, IOptions<TrainingOptions> options, ILoggerFactory loggers) : IAsyncDisposable
 {
     private static readonly TimeSpan CancelConfirmation = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, LedJob> _led = new(StringComparer.Ordinal);
@@ -67,6 +67,9 @@ public sealed partial class JobCoordinator(
         {
             throw new ServiceException(ServiceError.InvalidArgument, error.Status.Detail, [new("dataset", "ingest it into the data service first")]);
         }
+
+        // Fine-tuning: the shape and tokenizer come from the registered version, pinned here.
+        request = await fineTuning.AdoptAsync(request, dataset, cancellationToken);
 
         if (dataset.TrainTokens < (long)request.Workers * (request.Window + 1))
         {
@@ -184,7 +187,8 @@ public sealed partial class JobCoordinator(
         var tokensPerShard = (long)request.BatchSize * request.Window * request.AccumulationSteps;
         var settings = new ParameterServerSettings(
             request.WireFormat, request.MinWorkers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds), tokensPerShard, request.Workers, request.MaxWorkers);
-        var spec = new ParameterServerJobSpec(jobId, ModelConfig(request, dataset), Hyperparameters(request), settings, request.CheckpointEvery, request.Seed, dataset.Tokenizer);
+        var spec = new ParameterServerJobSpec(jobId, ModelConfig(request, dataset), Hyperparameters(request), settings, request.CheckpointEvery, request.Seed, dataset.Tokenizer,
+            fineTuning.InitialCheckpoint(request));
         var leader = new ParameterServerLeader(spec, locks, store, checkpoints.Value, jobs, services.Time, loggers.CreateLogger<ParameterServerLeader>());
         JobProgress? progress = null;
         async Task AcquiredAsync()

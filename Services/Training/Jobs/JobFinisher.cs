@@ -2,7 +2,6 @@ using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.V1;
 using MsSwift.Modeling.Training;
-using MsSwift.ServiceDefaults.Errors;
 using MsSwift.Training.ParameterServer;
 
 namespace MsSwift.Training.Jobs;
@@ -33,12 +32,9 @@ public sealed class JobFinisher(ModelRegistryAdmin.ModelRegistryAdminClient regi
             metrics["eval_perplexity"] = evaluation.Perplexity;
         }
 
-        var registered = await registry.RegisterVersionAsync(new RegisterVersionRequest
-        {
-            Model = request.Model, Checkpoint = checkpoint, SourceJob = progress.JobId, DatasetHash = dataset.Version, Metrics = { metrics },
-        }, cancellationToken: cancellationToken);
-        var version = registered.Versions.LastOrDefault(candidate => candidate.SourceJob == progress.JobId)
-            ?? throw new ServiceException(ServiceError.FailedPrecondition, $"the registry answered without a version of '{request.Model}' from job '{progress.JobId}'");
-        return await progress.ApplyAsync((status, now) => JobRules.Succeed(status, request.Steps, checkpoint, registered.Name, version.Version, now));
+        var registered = await registry.RegisterVersionAsync(
+            JobRegistration.Request(request, progress.JobId, checkpoint, dataset.Version, metrics), cancellationToken: cancellationToken);
+        var version = JobRegistration.VersionOf(registered, progress.JobId);
+        return await progress.ApplyAsync((status, now) => JobRules.Succeed(status, request.Steps, checkpoint, registered.Name, version, now));
     }
 }

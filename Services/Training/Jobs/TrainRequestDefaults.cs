@@ -4,7 +4,11 @@ using MsSwift.Contracts.V1;
 
 namespace MsSwift.Training.Jobs;
 
-/// <summary>Fills a Train request's defaults and lists what is wrong with it, before anything starts.</summary>
+/// <summary>
+/// Fills a Train request's defaults and lists what is wrong with it, before anything starts. A
+/// fine-tune (init_from) is checked here for its syntax only; whether it may start from that
+/// version is <see cref="FineTuneRules"/>' call, once the registry and the dataset are read.
+/// </summary>
 public static class TrainRequestDefaults
 {
     public static (TrainRequest Request, List<BadRequest.Types.FieldViolation> Violations) Apply(TrainRequest original)
@@ -19,7 +23,10 @@ public static class TrainRequestDefaults
             }
         }
 
-        request.Model = request.Model.Length == 0 ? request.Dataset : request.Model;
+        // A fine-tune's shape comes from the version it starts from (FineTuneRules fill it, once the
+        // registry is read), and its result is a new version of that model.
+        var fineTune = request.InitFrom is not null;
+        request.Model = request.Model.Length > 0 ? request.Model : fineTune ? request.InitFrom!.Model : request.Dataset;
         request.Steps = request.Steps == 0 ? 100 : request.Steps;
         request.BatchSize = request.BatchSize == 0 ? 8 : request.BatchSize;
         request.Window = request.Window == 0 ? 64 : request.Window;
@@ -31,10 +38,13 @@ public static class TrainRequestDefaults
         request.MinWorkers = request.MinWorkers == 0 ? request.Workers : request.MinWorkers;
         request.MaxWorkers = request.MaxWorkers == 0 ? request.Workers : request.MaxWorkers;
         request.Shape ??= new ModelShape();
-        request.Shape.Layers = request.Shape.Layers == 0 ? 2 : request.Shape.Layers;
-        request.Shape.Heads = request.Shape.Heads == 0 ? 4 : request.Shape.Heads;
-        request.Shape.Width = request.Shape.Width == 0 ? 128 : request.Shape.Width;
-        request.Shape.ContextLength = request.Shape.ContextLength == 0 ? 256 : request.Shape.ContextLength;
+        if (!fineTune)
+        {
+            request.Shape.Layers = request.Shape.Layers == 0 ? 2 : request.Shape.Layers;
+            request.Shape.Heads = request.Shape.Heads == 0 ? 4 : request.Shape.Heads;
+            request.Shape.Width = request.Shape.Width == 0 ? 128 : request.Shape.Width;
+            request.Shape.ContextLength = request.Shape.ContextLength == 0 ? 256 : request.Shape.ContextLength;
+        }
 
         Check(ResourceNames.IsValid(request.Dataset), "dataset", $"a dataset name: {ResourceNames.Rule}");
         Check(ResourceNames.IsValid(request.Model), "model", $"a model name: {ResourceNames.Rule}");
@@ -44,7 +54,7 @@ public static class TrainRequestDefaults
         Check(request.MinWorkers >= 1 && request.MinWorkers <= request.MaxWorkers, "min_workers", "1 to max_workers: the first step waits until this many joined");
         Check(request.Steps is >= 1 and <= 1_000_000, "steps", "1-1000000");
         Check(request.BatchSize is >= 1 and <= 1024, "batch_size", "1-1024");
-        Check(request.Window >= 8 && request.Window <= request.Shape.ContextLength, "window", $"8 to the context length ({request.Shape.ContextLength})");
+        Check(request.Window >= 8 && (fineTune || request.Window <= request.Shape.ContextLength), "window", $"8 to the context length ({request.Shape.ContextLength})");
         Check(request.LearningRate is > 0 and <= 1, "learning_rate", "in (0, 1]");
         Check(request.CheckpointEvery >= 1, "checkpoint_every", "at least 1");
         Check(Enum.IsDefined(request.WireFormat), "wire_format", "FP16, FP32 or BF16");
@@ -53,6 +63,15 @@ public static class TrainRequestDefaults
         Check(Enum.IsDefined(request.Sampling), "sampling", "RANDOM or SEQUENTIAL");
         Check(request.EvalEvery >= 1, "eval_every", "at least 1");
         Check(request.EvalBatches is >= 1 and <= 256, "eval_batches", "1-256");
+        if (fineTune)
+        {
+            var source = request.InitFrom!;
+            Check(ResourceNames.IsValid(source.Model), "init_from.model", $"the registered model to start from: {ResourceNames.Rule}");
+            Check(source.Version.Length == 0 || ResourceNames.IsValid(source.Version), "init_from.version", $"its version ({ResourceNames.Rule}), or empty for the production version");
+            Check(request.Model == source.Model, "model", $"a fine-tune registers a new version of init_from.model '{source.Model}': leave model unset or name that model");
+            return (request, violations);
+        }
+
         Check(request.Shape.Layers is >= 1 and <= 48, "shape.layers", "1-48");
         Check(request.Shape.Heads >= 1 && request.Shape.Width % request.Shape.Heads == 0, "shape.heads", "at least 1, dividing the width");
         Check(request.Shape.Width is >= 8 and <= 4096, "shape.width", "8-4096");

@@ -10,12 +10,12 @@ namespace MsSwift.Training.ParameterServer;
 
 /// <summary>
 /// What a job's parameter server needs to (re)start: the model shape, the optimizer and how often
-/// to checkpoint. <c>InitialModel</c>, for fine-tuning, builds the starting weights of a fresh job
-/// (null: random from <c>Seed</c>).
+/// to checkpoint. <c>InitialCheckpoint</c>, for fine-tuning, names the checkpoint a fresh job
+/// starts from (null: random weights from <c>Seed</c>; see <see cref="InitialWeights"/>).
 /// </summary>
 public sealed record ParameterServerJobSpec(
     string JobId, GptConfig Config, TrainingHyperparameters Hyperparameters, ParameterServerSettings Settings, int CheckpointEverySteps, long Seed,
-    string Tokenizer = "byte", Func<CancellationToken, Task<GptModel>>? InitialModel = null);
+    string Tokenizer = "byte", Func<CancellationToken, Task<string>>? InitialCheckpoint = null);
 
 /// <summary>
 /// Runs one job's parameter server only while it holds the job's Redis lock: it resumes from the
@@ -151,7 +151,7 @@ public sealed partial class ParameterServerLeader(
 
     private async Task<ParameterServerJob> FreshAsync(CancellationToken cancellationToken)
     {
-        var model = spec.InitialModel is { } initial ? await initial(cancellationToken) : GptModel.CreateSeeded(spec.Config, spec.Seed);
+        var model = await InitialWeights.CreateAsync(spec, store, cancellationToken);
         model.to(TorchRuntime.Device);
         return new ParameterServerJob(spec.JobId, model, spec.Hyperparameters, spec.Settings, time: time) { TokenizerId = spec.Tokenizer };
     }

@@ -15,8 +15,12 @@ internal sealed class TrainSettings : GatewaySettings
     public string Dataset { get; set; } = "";
 
     [CommandOption("-m|--model <NAME>")]
-    [Description("The registry model the result becomes a version of (default: the dataset's name)")]
+    [Description("The registry model the result becomes a version of (default: the dataset's name; with --init-from, that model)")]
     public string? Model { get; set; }
+
+    [CommandOption("--init-from <MODEL[:VERSION]>")]
+    [Description("Fine-tune: start from this registered version's weights (no VERSION: the production one); the shape and tokenizer come from it, and the result becomes a new version of MODEL with VERSION as its parent")]
+    public string? InitFrom { get; set; }
 
     [CommandOption("-w|--workers <N>")]
     [Description("Data-parallel workers, 1-64 (default 1); the job waits until that many worker processes join")]
@@ -72,7 +76,12 @@ internal sealed class TrainSettings : GatewaySettings
 
     public override ValidationResult Validate() =>
         Dataset.Length == 0 ? ValidationResult.Error("--dataset is required: the dataset to train on (see msswift datasets list)")
-        : NameRules.Check((Dataset, "the dataset"), (Model, "the model"));
+        : NameRules.Check((Dataset, "the dataset"), (Model, "the model"), (InitFromModel, "the --init-from model"), (InitFromVersion, "the --init-from version"));
+
+    // MODEL[:VERSION]; names cannot hold ':', so the first one splits them.
+    private string? InitFromModel => InitFrom?.Split(':', 2)[0];
+
+    private string? InitFromVersion => InitFrom?.Split(':', 2) is [_, var version] ? version : null;
 
     public TrainRequest ToRequest()
     {
@@ -91,6 +100,11 @@ internal sealed class TrainSettings : GatewaySettings
             Precision = Bf16 ? TrainPrecision.Bf16Mixed : TrainPrecision.Fp32,
             WireFormat = WireFormat.Fp16,
         };
+        if (InitFromModel is { } model)
+        {
+            request.InitFrom = new ModelVersionRef { Model = model, Version = InitFromVersion ?? "" };
+        }
+
         if (Layers is not null || Heads is not null || Width is not null || Context is not null)
         {
             request.Shape = new ModelShape { Layers = Layers ?? 0, Heads = Heads ?? 0, Width = Width ?? 0, ContextLength = Context ?? 0 };

@@ -4,7 +4,7 @@ using Spectre.Console;
 
 namespace MsSwift.Cli.Commands.Models;
 
-/// <summary>Registered models as tables: one row per version, production and canary marked.</summary>
+/// <summary>Registered models as tables: one row per version, production and canary marked, a fine-tuned one with the version it started from.</summary>
 internal static class ModelTable
 {
     public static Table Of(IEnumerable<RegisteredModel> models)
@@ -12,7 +12,7 @@ internal static class ModelTable
         var table = new Table().RoundedBorder()
             .AddColumn("model").AddColumn("version").AddColumn("stage").AddColumn("traffic")
             .AddColumn(new TableColumn("train loss").RightAligned()).AddColumn(new TableColumn("eval loss").RightAligned())
-            .AddColumn(new TableColumn("size").RightAligned()).AddColumn("source job").AddColumn("created");
+            .AddColumn(new TableColumn("size").RightAligned()).AddColumn("source job").AddColumn("parent").AddColumn("created");
         foreach (var model in models)
         {
             foreach (var version in model.Versions)
@@ -20,7 +20,7 @@ internal static class ModelTable
                 table.AddRow(
                     Markup.Escape(model.Name), Markup.Escape(version.Version), Stage(version.Stage), Traffic(model, version.Version),
                     Metric(version, "train_loss"), Metric(version, "eval_loss"), Size(version.SizeBytes),
-                    Markup.Escape(version.SourceJob), version.CreatedAt?.ToDateTimeOffset().ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "");
+                    Markup.Escape(version.SourceJob), Markup.Escape(version.ParentVersion), version.CreatedAt?.ToDateTimeOffset().ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "");
             }
         }
 
