@@ -32,6 +32,17 @@ public abstract class ServiceProcess : ChildProcess
     /// <summary>Ends the process at once, as a crash would (no graceful shutdown).</summary>
     public void Kill() => KillNow();
 
+    /// <summary>SIGTERM, as Kubernetes scaling a Deployment down sends: the service shuts down cleanly; waits until it exited.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        using (var signal = System.Diagnostics.Process.Start("kill", ["-TERM", ProcessId.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await signal.WaitForExitAsync();
+        }
+
+        await WaitForExitAsync(timeout);
+    }
+
     /// <summary>Waits until <c>/healthz</c> reports ready; returns the last answer either way.</summary>
     public async Task<HttpResponseMessage> WaitUntilReadyAsync(TimeSpan timeout)
     {

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Time.Testing;
+using MsSwift.Contracts.Training.V1;
+using MsSwift.Modeling.Gpt;
+using MsSwift.Modeling.Training;
+using MsSwift.ServiceDefaults.Errors;
+using MsSwift.Training.ParameterServer;
+
+namespace MsSwift.Training.Tests;
+
+/// <summary>
+/// The parameter server's elastic membership on a fake clock: a clean leave hands its shards over
+/// at once (the clock never moves, so no straggler timeout can have passed), a lapsed lease ends
+/// a membership, a full job refuses joiners, and a worker joining mid-step starts at the next.
+/// </summary>
+public sealed class ElasticMembershipTests : IDisposable
+{
+    private static readonly GptConfig Config = new() { Layers = 1, Heads = 2, Width = 16, ContextLength = 16, VocabSize = 32 };
+    private static readonly TrainingHyperparameters Hyperparameters = new() { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 1, TotalSteps = 10 };
+    private readonly FakeTimeProvider _time = new();
+    private readonly ParameterServerJob _job;
+
+    public ElasticMembershipTests()
+    {
+        var settings = new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 2, StragglerTimeout: TimeSpan.FromSeconds(30), Shards: 4, MaximumWorkers: 3);
+        _job = new ParameterServerJob("elastic", GptModel.CreateSeeded(Config, 1), Hyperparameters, settings, time: _time);
+    }
+
+    public void Dispose() => _job.Dispose();
+
+    [Fact]
+    public async Task A_worker_that_leaves_mid_step_has_its_shards_computed_by_the_others_without_any_timeout()
+    {
+        var changes = new List<MembershipChange>();
+        _job.MembershipChanged += changes.Add;
+        _job.Join("a");
+        _job.Join("b");
+        var (_, _, ofA) = await _job.PullAsync("a", CancellationToken.None);
+        var (_, _, ofB) = await _job.PullAsync("b", CancellationToken.None);
+        var waiting = _job.SubmitAsync("a", 0, ofA, Gradient(), 1.0, 0, CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+
+        _job.Leave("b");
+        var handedOver = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        var applied = await _job.SubmitAsync("a", 0, handedOver.MoreShards, Gradient(), 3.0, 0, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal([0, 2], ofA);
+        Assert.Equal([1, 3], ofB);
+        Assert.Null(handedOver.Applied);
+        Assert.Equal([1, 3], handedOver.MoreShards);
+        Assert.Equal(1, applied.Applied!.Version);
+        Assert.Equal(1, applied.Applied.Workers);
+        Assert.Empty(applied.Applied.Dropped);
+        // The step's loss is the mean over all four shards: two at 1.0, two at 3.0.
+        Assert.Equal(2.0, applied.Applied.Loss, 6);
+        Assert.Equal(["a"], _job.Members);
+        Assert.Equal(["b left at step 0"], changes.Skip(2).Select(change => change.Description));
+    }
+
+    [Fact]
+    public async Task A_worker_joining_mid_step_takes_part_from_the_next_step_and_the_job_takes_no_more_than_its_maximum()
+    {
+        _job.Join("a");
+        _job.Join("b");
+        var (_, _, ofA) = await _job.PullAsync("a", CancellationToken.None);
+        var (_, _, ofB) = await _job.PullAsync("b", CancellationToken.None);
+        _job.Join("c");
+        var pullOfC = _job.PullAsync("c", CancellationToken.None);
+        var full = Assert.Throws<ServiceException>(() => _job.Join("d"));
+        Assert.False(pullOfC.IsCompleted);
+
+        var first = _job.SubmitAsync("a", 0, ofA, Gradient(), 1, 0, CancellationToken.None);
+        await _job.SubmitAsync("b", 0, ofB, Gradient(), 1, 0, CancellationToken.None);
+        await first;
+        var (version, _, ofC) = await pullOfC.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(ServiceError.ResourceExhausted, full.Error);
+        Assert.Equal(1, version);
+        Assert.Equal([2], ofC); // a: 0 and 3, b: 1, c: 2
+        Assert.Equal([0, 3], (await _job.PullAsync("a", CancellationToken.None)).Shards);
+    }
+
+    [Fact]
+    public async Task A_worker_whose_lease_lapses_is_removed_and_must_join_again_while_heartbeats_keep_another()
+    {
+        _job.Join("a");
+        _job.Join("b");
+        for (var elapsed = TimeSpan.Zero; elapsed < _job.Settings.Lease * 2; elapsed += _job.Settings.Lease / 4)
+        {
+            _job.Heartbeat("a");
+            _time.Advance(_job.Settings.Lease / 4);
+        }
+
+        var lapsed = Assert.Throws<ServiceException>(() => _job.Heartbeat("b"));
+        await Assert.ThrowsAsync<ServiceException>(() => _job.PullAsync("b", CancellationToken.None));
+
+        Assert.Equal(["a"], _job.Members);
+        Assert.Equal(ServiceError.FailedPrecondition, lapsed.Error);
+        Assert.Contains("join again", lapsed.Message);
+    }
+
+    [Fact]
+    public async Task A_straggler_is_dropped_once_the_timeout_passes_on_the_clock_and_its_shards_go_to_the_others()
+    {
+        _job.Join("a");
+        _job.Join("b");
+        var (_, _, ofA) = await _job.PullAsync("a", CancellationToken.None);
+        await _job.PullAsync("b", CancellationToken.None);
+        var waiting = _job.SubmitAsync("a", 0, ofA, Gradient(), 1, 0, CancellationToken.None);
+
+        _time.Advance(_job.Settings.StragglerTimeout - TimeSpan.FromSeconds(1));
+        Assert.False(waiting.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        var handedOver = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        var applied = await _job.SubmitAsync("a", 0, handedOver.MoreShards, Gradient(), 1, 0, CancellationToken.None);
+
+        Assert.Equal([1, 3], handedOver.MoreShards);
+        Assert.Equal(["b"], applied.Applied!.Dropped);
+    }
+
+    private float[] Gradient() => new float[_job.ParameterCount];
+}
