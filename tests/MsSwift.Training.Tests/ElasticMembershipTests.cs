@@ -76,7 +76,8 @@ public sealed class ElasticMembershipTests : IDisposable
         Assert.Equal(ServiceError.ResourceExhausted, full.Error);
         Assert.Equal(1, version);
         Assert.Equal([2], ofC); // a: 0 and 3, b: 1, c: 2
-        Assert.Equal([0, 3], (await _job.PullAsync("a", CancellationToken.None)).Shards);
+        var (_, _, nextOfA) = await _job.PullAsync("a", CancellationToken.None);
+        Assert.Equal([0, 3], nextOfA);
     }
 
     [Fact]

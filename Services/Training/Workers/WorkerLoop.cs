@@ -140,15 +140,16 @@ internal sealed partial class WorkerLoop(
 
             return LeaderOutcome.Done;
         }
+        catch (Exception error) when (stoppingToken.IsCancellationRequested && error is OperationCanceledException or RpcException)
+        {
+            // The host is stopping (a scale-down): the finally leaves the job, so no step waits for this worker.
+            return LeaderOutcome.Done;
+        }
         catch (RpcException error) when (IsLeaderGone(error))
         {
             LogLeft(logger, jobId, error.Status.Detail);
             left = true;
             return LeaderOutcome.LeaderGone;
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            return LeaderOutcome.Done;
         }
         finally
         {
