@@ -35,6 +35,12 @@ public sealed class TrainingOptions
 
     /// <summary>Coordinator: jobs it runs at once; a Train request beyond them gets ResourceExhausted.</summary>
     public int MaxConcurrentJobs { get; set; } = 4;
+
+    /// <summary>
+    /// Coordinator: checkpoints kept per job, the newest by step; older ones are deleted once a newer
+    /// one is committed (<see cref="ParameterServer.CheckpointRetention"/>). 0 keeps every checkpoint.
+    /// </summary>
+    public int KeepCheckpoints { get; set; } = 3;
 }
 
 internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOptions>
@@ -72,6 +78,11 @@ internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOption
         if (options.MaxConcurrentJobs is < 1 or > 1000)
         {
             failures.Add($"{section}:{nameof(TrainingOptions.MaxConcurrentJobs)} must be between 1 and 1000, got {options.MaxConcurrentJobs}");
+        }
+
+        if (options.KeepCheckpoints < 0)
+        {
+            failures.Add($"{section}:{nameof(TrainingOptions.KeepCheckpoints)} must be 0 (keep every checkpoint) or the number of newest checkpoints to keep per job, got {options.KeepCheckpoints}");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
