@@ -44,7 +44,7 @@ internal static class ClusterTrainingBenchmark
         var runs = new List<(int Workers, int Threads, SteadyState State)>();
         foreach (var (workers, workerThreads) in new[] { (1, threads), (2, Math.Max(1, threads / 2)), (2, threads), (4, Math.Max(1, threads / 4)), (4, threads) }.Distinct())
         {
-            await cluster.UseWorkersAsync(workers, workerThreads);
+            await cluster.StartCaseAsync(workers, workerThreads);
             runs.Add((workers, workerThreads, await cluster.TrainAsync(Request(workers, steps + warmUpSteps), warmUpSteps, JobTimeout)));
         }
 

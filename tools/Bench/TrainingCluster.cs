@@ -26,12 +26,15 @@ internal sealed class TrainingCluster : IAsyncDisposable
 {
     private readonly List<TrainingServer> _workers = [];
 
-    private TrainingCluster(ServiceInfrastructure infrastructure, DataServer data, RegistryServer registry, TrainingServer coordinator)
+    private readonly int _coordinatorThreads;
+
+    private TrainingCluster(ServiceInfrastructure infrastructure, DataServer data, RegistryServer registry, TrainingServer coordinator, int coordinatorThreads)
     {
         Infrastructure = infrastructure;
         Data = data;
         Registry = registry;
         Coordinator = coordinator;
+        _coordinatorThreads = coordinatorThreads;
     }
 
     public ServiceInfrastructure Infrastructure { get; }
@@ -40,7 +43,7 @@ internal sealed class TrainingCluster : IAsyncDisposable
 
     public RegistryServer Registry { get; }
 
-    public TrainingServer Coordinator { get; }
+    public TrainingServer Coordinator { get; private set; }
 
     /// <param name="coordinatorThreads">libtorch intra-op threads of the coordinator (its parameter servers run the optimizer).</param>
     public static async Task<TrainingCluster> StartAsync(int coordinatorThreads)
@@ -48,9 +51,7 @@ internal sealed class TrainingCluster : IAsyncDisposable
         var infrastructure = await ServiceInfrastructure.StartAsync();
         var data = await DataServer.StartReadyAsync(infrastructure, []);
         var registry = await RegistryServer.StartReadyAsync(infrastructure);
-        var coordinator = await TrainingServer.StartCoordinatorAsync(infrastructure, data, registry, stragglerTimeoutSeconds: 30,
-            overrides: new Dictionary<string, string?> { ["Torch__IntraOpThreads"] = Invariant(coordinatorThreads) });
-        return new TrainingCluster(infrastructure, data, registry, coordinator);
+        return new TrainingCluster(infrastructure, data, registry, await StartCoordinatorAsync(infrastructure, data, registry, coordinatorThreads), coordinatorThreads);
     }
 
     /// <summary>Uploads a text file as a dataset (the data service's HTTP ingest) and returns its report.</summary>
@@ -67,10 +68,17 @@ internal sealed class TrainingCluster : IAsyncDisposable
         return await Data.Client.GetDatasetAsync(new GetDatasetRequest { Name = name });
     }
 
-    /// <summary>Runs exactly <paramref name="count"/> worker processes, each with <paramref name="threads"/> libtorch threads.</summary>
-    public async Task UseWorkersAsync(int count, int threads)
+    /// <summary>
+    /// A fresh coordinator and exactly <paramref name="count"/> worker processes, each with
+    /// <paramref name="threads"/> libtorch threads. A fresh coordinator per case keeps one case's
+    /// leftovers out of the next, and is a workaround: main's coordinator at 721db00 segfaults in
+    /// libtorch now and then when it runs several jobs one after another (docs/BENCHMARKS.md).
+    /// </summary>
+    public async Task StartCaseAsync(int count, int threads)
     {
         await StopWorkersAsync();
+        await Coordinator.DisposeAsync();
+        Coordinator = await StartCoordinatorAsync(Infrastructure, Data, Registry, _coordinatorThreads);
         var settings = new Dictionary<string, string?> { ["Torch__IntraOpThreads"] = Invariant(threads) };
         for (var i = 0; i < count; i++)
         {
@@ -137,6 +145,10 @@ internal sealed class TrainingCluster : IAsyncDisposable
 
         _workers.Clear();
     }
+
+    private static Task<TrainingServer> StartCoordinatorAsync(ServiceInfrastructure infrastructure, DataServer data, RegistryServer registry, int threads) =>
+        TrainingServer.StartCoordinatorAsync(infrastructure, data, registry, stragglerTimeoutSeconds: 30,
+            overrides: new Dictionary<string, string?> { ["Torch__IntraOpThreads"] = Invariant(threads) });
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }
