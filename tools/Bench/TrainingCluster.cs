@@ -72,7 +72,7 @@ internal sealed class TrainingCluster : IAsyncDisposable
     /// A fresh coordinator and exactly <paramref name="count"/> worker processes, each with
     /// <paramref name="threads"/> libtorch threads. A fresh coordinator per case keeps one case's
     /// leftovers out of the next, and is a workaround: main's coordinator at 721db00 segfaults in
-    /// libtorch now and then when it runs several jobs one after another (docs/BENCHMARKS.md).
+    /// libtorch now and then, more often over several jobs in a row (docs/BENCHMARKS.md).
     /// </summary>
     public async Task StartCaseAsync(int count, int threads)
     {
