@@ -11,7 +11,8 @@
 #   ./build.sh manifest   regenerate aspire-manifest.json from the AppHost
 #   ./build.sh publish    write deploy/k8s/ (kustomize base, dev and gpu overlays) from the manifest and
 #                         deploy/publish.json (--check: only say whether deploy/k8s/ is current)
-#   ./build.sh bench model  run a benchmark: model, inference, gateway, training or data (installs python3-torch, OpenBLAS, h2load)
+#   ./build.sh bench model  run a benchmark: model, inference, gateway, training, training-cluster or data
+#                         (installs python3-torch, OpenBLAS, h2load)
 #   ./build.sh images [--cuda] [--registry HOST[/NAMESPACE]] [dotnet publish args]
 #                         publish the five OCI images (SDK container publishing, docs/DEPLOYMENT.md);
 #                         --cuda: inference and training with CUDA libtorch, tagged <version>-cuda
@@ -90,7 +91,7 @@ case "$command" in
     dotnet run --no-build --project AppHost --no-launch-profile -- --publisher manifest --output-path ../aspire-manifest.json
     ;;
   *)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     [ "$command" = help ] || exit 2
     ;;
 esac

@@ -38,6 +38,12 @@ public sealed class TrainingOptions
 
     /// <summary>Coordinator: the URL workers dial to reach its parameter servers (empty: its gRPC endpoint; see <see cref="Jobs.AdvertisedAddress"/>).</summary>
     public string AdvertisedAddress { get; set; } = "";
+
+    /// <summary>
+    /// Coordinator: checkpoints kept per job, the newest by step; older ones are deleted once a newer
+    /// one is committed (<see cref="ParameterServer.CheckpointRetention"/>). 0 keeps every checkpoint.
+    /// </summary>
+    public int KeepCheckpoints { get; set; } = 3;
 }
 
 internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOptions>
@@ -81,6 +87,11 @@ internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOption
             && !(Uri.TryCreate(options.AdvertisedAddress, UriKind.Absolute, out var advertised) && advertised.Scheme is "http" or "https"))
         {
             failures.Add($"{section}:{nameof(TrainingOptions.AdvertisedAddress)} must be an absolute http(s) URL such as http://10.0.0.5:8081, got '{options.AdvertisedAddress}'");
+        }
+
+        if (options.KeepCheckpoints < 0)
+        {
+            failures.Add($"{section}:{nameof(TrainingOptions.KeepCheckpoints)} must be 0 (keep every checkpoint) or the number of newest checkpoints to keep per job, got {options.KeepCheckpoints}");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -44,6 +44,7 @@ public sealed class ServiceStartupTests
             ["Training__MaxModelParameters"] = "0",
             ["Training__MaxJobMemoryMiB"] = "-1",
             ["Training__MaxConcurrentJobs"] = "0",
+            ["Training__KeepCheckpoints"] = "-1",
             ["ConnectionStrings__redis"] = "127.0.0.1:1",
             ["ConnectionStrings__kafka"] = "127.0.0.1:1",
         });
@@ -52,6 +53,7 @@ public sealed class ServiceStartupTests
         Assert.Contains("Training:MaxModelParameters must be at least 1, got 0", output);
         Assert.Contains("Training:MaxJobMemoryMiB must be at least 1, got -1", output);
         Assert.Contains("Training:MaxConcurrentJobs must be between 1 and 1000, got 0", output);
+        Assert.Contains("Training:KeepCheckpoints must be 0 (keep every checkpoint) or the number of newest checkpoints to keep per job, got -1", output);
         Assert.DoesNotContain("Now listening on", output);
     }
 

@@ -31,21 +31,31 @@ public sealed class TrainingServer : ServiceProcess
         settings["Torch__IntraOpThreads"] = "1";
         settings["services__data__grpc__0"] = data.GrpcAddress.ToString();
         settings["services__registry__grpc__0"] = registry.GrpcAddress.ToString();
-        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
-        {
-            settings[key] = value;
-        }
-
+        Overlay(settings, overrides);
         return WithFreshPortsOnClashAsync(() => ReadyAsync(new TrainingServer(FreeTcpPort.Next(), grpcPort ?? FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60)));
     }
 
-    public static Task<TrainingServer> StartWorkerAsync(ServiceInfrastructure infrastructure, ServiceProcess data, TrainingServer coordinator)
+    /// <param name="infrastructure">Redis and broker.</param>
+    /// <param name="data">The data service.</param>
+    /// <param name="coordinator">The coordinator whose parameter servers the worker dials.</param>
+    /// <param name="overrides">Settings on top of these, as for the coordinator (e.g. <c>Torch__IntraOpThreads</c>).</param>
+    public static Task<TrainingServer> StartWorkerAsync(
+        ServiceInfrastructure infrastructure, ServiceProcess data, TrainingServer coordinator, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var settings = infrastructure.ConnectionSettings();
         settings["Training__Role"] = "Worker";
         settings["Torch__IntraOpThreads"] = "1";
         settings["services__data__grpc__0"] = data.GrpcAddress.ToString();
         settings["services__training__grpc__0"] = coordinator.GrpcAddress.ToString();
+        Overlay(settings, overrides);
         return WithFreshPortsOnClashAsync(() => ReadyAsync(new TrainingServer(FreeTcpPort.Next(), FreeTcpPort.Next(), settings), TimeSpan.FromSeconds(60)));
+    }
+
+    private static void Overlay(Dictionary<string, string?> settings, IReadOnlyDictionary<string, string?>? overrides)
+    {
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
     }
 }

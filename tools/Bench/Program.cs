@@ -6,6 +6,8 @@ using MsSwift.Bench;
 //   gateway [--requests N] [--rate N]                    the same gRPC load direct and through the gateway (h2load)
 //   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
 //   data [--gib N] [--calls N]                           ingest and serve a synthetic text file past 2 GiB (written under /tmp, deleted after)
+//   training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH]
+//                                                        a job through the cluster's processes vs one process; 1, 2, 4 workers
 var command = args.FirstOrDefault();
 int Option(string name, int fallback) =>
     Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var value) ? value : fallback;
@@ -20,11 +22,12 @@ return command switch
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200)),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
     "data" => await DataBenchmark.RunAsync(double.Parse(Text("--gib", "2.5"), System.Globalization.CultureInfo.InvariantCulture), Option("--calls", 200)),
+    "training-cluster" => await ClusterTrainingBenchmark.RunAsync(Option("--threads", Environment.ProcessorCount), Option("--steps", 40), Option("--warmup", 5), Text("--corpus", "data/corpus/tinyshakespeare.txt")),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
     return 2;
 }

@@ -188,7 +188,7 @@ public sealed partial class JobCoordinator(
         var settings = new ParameterServerSettings(
             request.WireFormat, request.MinWorkers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds), tokensPerShard, request.Workers, request.MaxWorkers);
         var spec = new ParameterServerJobSpec(jobId, ModelConfig(request, dataset), Hyperparameters(request), settings, request.CheckpointEvery, request.Seed, dataset.Tokenizer,
-            fineTuning.InitialCheckpoint(request));
+            fineTuning.InitialCheckpoint(request), options.Value.KeepCheckpoints);
         var leader = new ParameterServerLeader(spec, locks, store, checkpoints.Value, jobs, services.Time, loggers.CreateLogger<ParameterServerLeader>());
         JobProgress? progress = null;
         async Task AcquiredAsync()

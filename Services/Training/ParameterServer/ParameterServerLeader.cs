@@ -15,7 +15,7 @@ namespace MsSwift.Training.ParameterServer;
 /// </summary>
 public sealed record ParameterServerJobSpec(
     string JobId, GptConfig Config, TrainingHyperparameters Hyperparameters, ParameterServerSettings Settings, int CheckpointEverySteps, long Seed,
-    string Tokenizer = "byte", Func<CancellationToken, Task<string>>? InitialCheckpoint = null);
+    string Tokenizer = "byte", Func<CancellationToken, Task<string>>? InitialCheckpoint = null, int KeepCheckpoints = 0);
 
 /// <summary>
 /// Runs one job's parameter server only while it holds the job's Redis lock: it resumes from the
@@ -106,6 +106,7 @@ public sealed partial class ParameterServerLeader(
         if (await state.CommitAsync(spec.JobId, FencingToken, version, prefix))
         {
             Checkpointed?.Invoke(version, prefix);
+            await PruneOlderCheckpointsAsync(prefix, cancellationToken);
             return true;
         }
 
@@ -147,6 +148,19 @@ public sealed partial class ParameterServerLeader(
         await _checkpoints.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _renewal.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stop.Dispose();
+    }
+
+    /// <summary>Deletes what retention no longer keeps; on the checkpoint chain, off the step path. A failure is retried at the next commit.</summary>
+    private async Task PruneOlderCheckpointsAsync(string committedPrefix, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CheckpointRetention.PruneAsync(store, spec.JobId, committedPrefix, spec.KeepCheckpoints, cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            LogPruneFailed(logger, spec.JobId, committedPrefix, error.Message);
+        }
     }
 
     private async Task<ParameterServerJob> FreshAsync(CancellationToken cancellationToken)
@@ -230,6 +244,9 @@ public sealed partial class ParameterServerLeader(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing the parameter-server lease of job {JobId} failed: {Reason}")]
     private static partial void LogRenewalFailed(ILogger logger, string jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Deleting checkpoints of job {JobId} older than {Prefix} failed; the next commit retries: {Reason}")]
+    private static partial void LogPruneFailed(ILogger logger, string jobId, string prefix, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpointing job {JobId} at version {Version} failed: {Reason}")]
     private static partial void LogCheckpointFailed(ILogger logger, string jobId, long version, string reason);

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using MsSwift.Contracts.V1;
+using MsSwift.Modeling;
+using MsSwift.Modeling.Gpt;
+using MsSwift.Modeling.Training;
+using MsSwift.Training.Data;
+using static TorchSharp.torch;
+
+namespace MsSwift.Bench;
+
+/// <summary>
+/// The training control plane end to end (issue 14): a job through the cluster's public API with
+/// real processes, against the same steps in one process (<see cref="GptTrainer"/> directly), and
+/// the same job with 1, 2 and 4 workers. The in-process runs happen while the cluster is up and
+/// idle, before and after the cluster runs, so both sides see the same background load.
+/// </summary>
+internal static class ClusterTrainingBenchmark
+{
+    private const string Dataset = "bench";
+    private const int Rows = 8;
+    private const int Window = 256;
+    private static readonly ModelShape Shape = new() { Layers = 2, Heads = 4, Width = 128, ContextLength = 256 };
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(5);
+
+    /// <param name="threads">libtorch threads of the in-process run, the coordinator and a lone worker (default: one per core).</param>
+    /// <param name="steps">Measured steps per run, after <paramref name="warmUpSteps"/>.</param>
+    /// <param name="warmUpSteps">Steps before the measured ones: libtorch's first passes, workers joining.</param>
+    /// <param name="corpus">The text the cluster's job trains on.</param>
+    public static async Task<int> RunAsync(int threads, int steps, int warmUpSteps, string corpus)
+    {
+        TorchRuntime.Configure(threads);
+        await using var cluster = await TrainingCluster.StartAsync(threads);
+        var dataset = await cluster.IngestAsync(Dataset, corpus);
+        var config = new GptConfig { Layers = Shape.Layers, Heads = Shape.Heads, Width = Shape.Width, ContextLength = Shape.ContextLength, VocabSize = dataset.VocabSize };
+        Console.WriteLine($"{Environment.ProcessorCount} cores ({CpuModel()}); libtorch {TorchRuntime.LibTorchVersion}");
+        Console.WriteLine($"job: {config.Layers} layers, {config.Heads} heads, width {config.Width}, context {config.ContextLength}, vocab {config.VocabSize}; {Rows}x{Window} tokens per worker per step, fp32 compute, fp16 wire; {steps} measured steps after {warmUpSteps}");
+        Console.WriteLine();
+
+        // The job as one worker runs it, to feed the in-process run the same windows the same way.
+        var job = Request(1, steps + warmUpSteps);
+        Task<List<TokenBatch>> Local(int step) => LocalBatchAsync(config, step);
+        Task<List<TokenBatch>> FromDataService(int step) => TrainingBatches.ForStepAsync(cluster.Data.Client, job, slot: 0, step, CancellationToken.None);
+        var before = (Local: await InProcessAsync(config, steps, warmUpSteps, Local), Data: await InProcessAsync(config, steps, warmUpSteps, FromDataService));
+        var runs = new List<(int Workers, int Threads, SteadyState State)>();
+        foreach (var (workers, workerThreads) in new[] { (1, threads), (2, Math.Max(1, threads / 2)), (2, threads), (4, Math.Max(1, threads / 4)), (4, threads) }.Distinct())
+        {
+            await cluster.StartCaseAsync(workers, workerThreads);
+            runs.Add((workers, workerThreads, await cluster.TrainAsync(Request(workers, steps + warmUpSteps), warmUpSteps, JobTimeout)));
+        }
+
+        await cluster.StopWorkersAsync();
+        var after = (Local: await InProcessAsync(config, steps, warmUpSteps, Local), Data: await InProcessAsync(config, steps, warmUpSteps, FromDataService));
+
+        var inProcess = (before.Local + after.Local) / 2;
+        var dataFed = (before.Data + after.Data) / 2;
+        var one = runs[0].State;
+        Console.WriteLine("Distributed path overhead: one job, one worker, through the cluster vs the same steps in one process");
+        Console.WriteLine();
+        Console.WriteLine("| path | libtorch threads | step time (before / after the cluster runs) | steps/s | tokens/s | vs one process |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine($"| one process: GptTrainer, batches made in process | {threads} | {inProcess.TotalMilliseconds:F0} ms ({before.Local.TotalMilliseconds:F0} / {after.Local.TotalMilliseconds:F0}) | {1 / inProcess.TotalSeconds:F2} | {Rows * Window / inProcess.TotalSeconds:F0} | 1.00x |");
+        Console.WriteLine($"| one process: GptTrainer, each step's batch from the data service (as a worker reads it) | {threads} | {dataFed.TotalMilliseconds:F0} ms ({before.Data.TotalMilliseconds:F0} / {after.Data.TotalMilliseconds:F0}) | {1 / dataFed.TotalSeconds:F2} | {Rows * Window / dataFed.TotalSeconds:F0} | {dataFed / inProcess:F2}x |");
+        Console.WriteLine($"| cluster: coordinator + 1 worker process, ModelService.Train | {threads} each | {one.StepTime.TotalMilliseconds:F0} ms | {one.StepsPerSecond:F2} | {Rows * Window * one.StepsPerSecond:F0} | {one.StepTime / inProcess:F2}x |");
+        Console.WriteLine();
+        Console.WriteLine($"distributed overhead: {one.StepTime / inProcess:F2}x (target at most 1.15x); of the {(one.StepTime - inProcess).TotalMilliseconds:F0} ms added per step, reading the batch from the data service accounts for {(dataFed - inProcess).TotalMilliseconds:F0} ms");
+        Console.WriteLine();
+        Console.WriteLine("Workers: the same job with k workers (global batch k x 8 x 256 tokens)");
+        Console.WriteLine();
+        Console.WriteLine("| workers | libtorch threads per worker | step time | steps/s | tokens/s | tokens/s vs 1 worker |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (var (workers, workerThreads, state) in runs)
+        {
+            var tokensPerSecond = workers * Rows * Window * state.StepsPerSecond;
+            Console.WriteLine($"| {workers} | {workerThreads} | {state.StepTime.TotalMilliseconds:F0} ms | {state.StepsPerSecond:F2} | {tokensPerSecond:F0} | {tokensPerSecond / (Rows * Window * one.StepsPerSecond):F2}x |");
+        }
+
+        return 0;
+    }
+
+    /// <summary>What the cluster is asked for: checkpoint and evaluation only at the end, outside the measured steps.</summary>
+    private static TrainRequest Request(int workers, int steps) => new()
+    {
+        Dataset = Dataset,
+        Workers = workers,
+        Steps = steps,
+        BatchSize = Rows,
+        AccumulationSteps = 1,
+        Sampling = WindowSampling.Random,
+        Window = Window,
+        LearningRate = 3e-3,
+        CheckpointEvery = steps,
+        EvalEvery = steps,
+        EvalBatches = 1,
+        Shape = Shape,
+        Seed = 1,
+        Precision = TrainPrecision.Fp32,
+        WireFormat = Contracts.Training.V1.WireFormat.Fp16,
+    };
+
+    /// <summary>The same steps in this process: the coordinator's optimizer settings, <paramref name="batches"/> for each step.</summary>
+    private static async Task<TimeSpan> InProcessAsync(GptConfig config, int steps, int warmUpSteps, Func<int, Task<List<TokenBatch>>> batches)
+    {
+        var total = steps + warmUpSteps;
+        var hyperparameters = new TrainingHyperparameters { LearningRate = 3e-3, MinLearningRate = 3e-4, WarmupSteps = Math.Max(1, Math.Min(100, total / 10)), TotalSteps = total };
+        using var model = GptModel.CreateSeeded(config, 1);
+        using var trainer = new GptTrainer(model, hyperparameters);
+        var watch = new Stopwatch();
+        for (var step = 0; step < total; step++)
+        {
+            if (step == warmUpSteps)
+            {
+                watch.Start();
+            }
+
+            var microBatches = await batches(step);
+            trainer.TrainStep(microBatches);
+            microBatches.ForEach(batch => batch.Dispose());
+        }
+
+        return watch.Elapsed / steps;
+    }
+
+    /// <summary>Random windows of the job's shape, made here: the one-process run with no data path at all.</summary>
+    private static Task<List<TokenBatch>> LocalBatchAsync(GptConfig config, int step)
+    {
+        using var generator = new Generator().manual_seed(step);
+        return Task.FromResult<List<TokenBatch>>([TokenBatch.FromWindows(randint(0, config.VocabSize, [Rows, Window + 1], generator: generator))]);
+    }
+
+    private static string CpuModel() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(line => line.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+}
