@@ -67,9 +67,10 @@ internal static class TrainingBenchmark
                     watch.Start();
                 }
 
-                var batches = workers.Select((_, i) => Batch(config, step * 100 + i)).ToList();
-                await Task.WhenAll(workers.Select((worker, i) => worker.StepAsync([batches[i]], format, CancellationToken.None)));
-                batches.ForEach(batch => batch.Dispose());
+                // One batch per shard the server assigns (the worker disposes them after its push).
+                var at = step;
+                await Task.WhenAll(workers.Select(worker => worker.StepAsync(
+                    (_, shards, _) => Task.FromResult(shards.Select(shard => Batch(config, at * 100 + shard)).ToList()), format, CancellationToken.None)));
             }
 
             watch.Stop();

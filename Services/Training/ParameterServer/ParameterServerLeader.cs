@@ -12,6 +12,7 @@ namespace MsSwift.Training.ParameterServer;
 /// What a job's parameter server needs to (re)start: the model shape, the optimizer and how often
 /// to checkpoint. <c>InitialCheckpoint</c>, for fine-tuning, names the checkpoint a fresh job
 /// starts from (null: random weights from <c>Seed</c>; see <see cref="InitialWeights"/>).
+/// <c>KeepCheckpoints</c>: the newest checkpoints kept per job (0: all; <see cref="CheckpointRetention"/>).
 /// </summary>
 public sealed record ParameterServerJobSpec(
     string JobId, GptConfig Config, TrainingHyperparameters Hyperparameters, ParameterServerSettings Settings, int CheckpointEverySteps, long Seed,
