@@ -35,7 +35,7 @@ public sealed class JobRulesTests
         Assert.Equal(TrainingEventType.Evaluated, evaluatedEvent.Type);
         Assert.Equal((TrainState.Succeeded, "v1"), (succeeded.State, succeeded.RegisteredVersion));
         Assert.Equal(TrainingEventType.Succeeded, succeededEvent.Type);
-        Assert.Empty(succeeded.Members);
+        Assert.Equal(["w1", "w2"], succeeded.Members); // who trained it stays on record
         // Each event carries the status it announces and the fake clock's time; the inputs were never changed.
         Assert.Equal(succeeded, succeededEvent.Status);
         Assert.Equal(_time.GetUtcNow(), succeededEvent.OccurredAt.ToDateTimeOffset());

@@ -234,7 +234,7 @@ public sealed partial class JobCoordinator(
     {
         lock (_admission)
         {
-            if (_led.Count + _arriving >= options.Value.MaxConcurrentJobs)
+            if (_led.Values.Count(led => led.Active) + _arriving >= options.Value.MaxConcurrentJobs)
             {
                 return false;
             }

@@ -138,8 +138,6 @@ public static class JobRules
         next.RegisteredModel = model;
         next.RegisteredVersion = version;
         next.Message = $"registered {model} {version}";
-        next.Members.Clear();
-        next.Workers = 0;
         return (next, Event(TrainingEventType.Succeeded, next, now));
     }
 
@@ -158,8 +156,6 @@ public static class JobRules
         var next = current.Clone();
         next.State = state;
         next.Message = message;
-        next.Members.Clear();
-        next.Workers = 0;
         return (next, Event(type, next, now));
     }
 

@@ -50,6 +50,9 @@ public sealed partial class LedJob : IAsyncDisposable
 
     public ParameterServerLeader Leader => _leader;
 
+    /// <summary>Whether the job still counts against the coordinator's cap: not ended (its end may be stored before <see cref="Ended"/> completes).</summary>
+    public bool Active => !_ended.Task.IsCompleted && !JobRules.IsTerminal(_progress.Snapshot().State);
+
     /// <summary>Completes when the job ended, or this coordinator no longer leads it.</summary>
     public Task Ended => _ended.Task;
 
@@ -58,7 +61,14 @@ public sealed partial class LedJob : IAsyncDisposable
     {
         var job = _leader.Job!;
         job.StepApplied += OnStepApplied;
-        job.MembershipChanged += change => _ = _progress.ApplyAsync((status, now) => JobRules.MembershipChanged(status, change.Members, change.Description, now));
+        job.MembershipChanged += change =>
+        {
+            // Workers leaving after the last step are not news: the status keeps who trained it.
+            if (job.Version < _request.Steps)
+            {
+                _ = _progress.ApplyAsync((status, now) => JobRules.MembershipChanged(status, change.Members, change.Description, now));
+            }
+        };
         _leader.Checkpointed += OnCheckpointed;
         _leader.CheckpointFailed += OnCheckpointFailed;
         var startStep = job.Version;
