@@ -30,6 +30,22 @@ public sealed class WireCodecTests
     }
 
     [Fact]
+    public async Task Fp16_rounds_every_element_as_an_IEEE_half_cast_does()
+    {
+        // The fp16 path converts whole spans at once; it must agree bit for bit with the scalar cast,
+        // overflow, subnormals, signed zero and NaN included.
+        float[] vector = [.. Vector, 65504f, 65520f, 1e6f, -1e6f, 5.96e-8f, 2.9e-8f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity];
+        var chunks = WireCodec.Encode(vector, new VectorHeader { Format = WireFormat.Fp16 }).ToList();
+
+        var (_, decoded) = await WireCodec.DecodeAsync(chunks.ToAsyncEnumerable(), _ => vector.Length, CancellationToken.None);
+
+        for (var i = 0; i < vector.Length; i++)
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits((float)(Half)vector[i]), BitConverter.SingleToInt32Bits(decoded[i]));
+        }
+    }
+
+    [Fact]
     public async Task Malformed_streams_are_refused()
     {
         var chunks = WireCodec.Encode([1f, 2f, 3f], new VectorHeader { Format = WireFormat.Fp32 }).ToList();

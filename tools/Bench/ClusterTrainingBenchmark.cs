@@ -4,6 +4,7 @@ using MsSwift.Modeling;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
 using MsSwift.Training.Data;
+using MsSwift.Training.Workers;
 using static TorchSharp.torch;
 
 namespace MsSwift.Bench;
@@ -42,10 +43,12 @@ internal static class ClusterTrainingBenchmark
         Task<List<TokenBatch>> FromDataService(int step) => TrainingBatches.ForStepAsync(cluster.Data.Client, job, slot: 0, step, CancellationToken.None);
         var before = (Local: await InProcessAsync(config, steps, warmUpSteps, Local), Data: await InProcessAsync(config, steps, warmUpSteps, FromDataService));
         var runs = new List<(int Workers, int Threads, SteadyState State)>();
+        WorkerStepPhases? onePhases = null;
         foreach (var (workers, workerThreads) in new[] { (1, threads), (2, Math.Max(1, threads / 2)), (2, threads), (4, Math.Max(1, threads / 4)), (4, threads) }.Distinct())
         {
             await cluster.StartCaseAsync(workers, workerThreads);
             runs.Add((workers, workerThreads, await cluster.TrainAsync(Request(workers, steps + warmUpSteps), warmUpSteps, JobTimeout)));
+            onePhases ??= cluster.WorkerPhases(warmUpSteps);
         }
 
         await cluster.StopWorkersAsync();
@@ -63,6 +66,13 @@ internal static class ClusterTrainingBenchmark
         Console.WriteLine($"| cluster: coordinator + 1 worker process, ModelService.Train | {threads} each | {one.StepTime.TotalMilliseconds:F0} ms | {one.StepsPerSecond:F2} | {Rows * Window * one.StepsPerSecond:F0} | {one.StepTime / inProcess:F2}x |");
         Console.WriteLine();
         Console.WriteLine($"distributed overhead: {one.StepTime / inProcess:F2}x (target at most 1.15x); of the {(one.StepTime - inProcess).TotalMilliseconds:F0} ms added per step, reading the batch from the data service accounts for {(dataFed - inProcess).TotalMilliseconds:F0} ms");
+        Console.WriteLine();
+        var phases = onePhases!.Value;
+        Console.WriteLine("Where the one worker's step goes (mean of its steps after the warm-up, from its per-step log line)");
+        Console.WriteLine();
+        Console.WriteLine("| pull parameters | read batches | compute gradient | push until applied | sum | cluster step time |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine($"| {phases.Pull.TotalMilliseconds:F1} ms | {phases.Data.TotalMilliseconds:F1} ms | {phases.Compute.TotalMilliseconds:F1} ms | {phases.Push.TotalMilliseconds:F1} ms | {phases.Total.TotalMilliseconds:F1} ms | {one.StepTime.TotalMilliseconds:F0} ms |");
         Console.WriteLine();
         Console.WriteLine("Workers: the same job with k workers (global batch k x 8 x 256 tokens)");
         Console.WriteLine();

@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text.RegularExpressions;
 using Grpc.Core;
 using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.V1;
 using MsSwift.Testing.Services;
+using MsSwift.Training.Workers;
 
 namespace MsSwift.Bench;
 
@@ -22,7 +24,7 @@ internal sealed record SteadyState(long Steps, TimeSpan Elapsed)
 /// Jobs go through the public API only (<c>ModelService.Train</c>), so the harness measures
 /// whatever control plane the training service has.
 /// </summary>
-internal sealed class TrainingCluster : IAsyncDisposable
+internal sealed partial class TrainingCluster : IAsyncDisposable
 {
     private readonly List<TrainingServer> _workers = [];
 
@@ -79,12 +81,43 @@ internal sealed class TrainingCluster : IAsyncDisposable
         await StopWorkersAsync();
         await Coordinator.DisposeAsync();
         Coordinator = await StartCoordinatorAsync(Infrastructure, Data, Registry, _coordinatorThreads);
-        var settings = new Dictionary<string, string?> { ["Torch__IntraOpThreads"] = Invariant(threads) };
+        var settings = new Dictionary<string, string?>
+        {
+            ["Torch__IntraOpThreads"] = Invariant(threads),
+            // Each step's phases (WorkerLoop's debug line), for WorkerPhases.
+            ["Logging__LogLevel__MsSwift.Training.Workers.WorkerLoop"] = "Debug",
+        };
         for (var i = 0; i < count; i++)
         {
             _workers.Add(await TrainingServer.StartWorkerAsync(Infrastructure, Data, Coordinator, settings));
         }
     }
+
+    /// <summary>
+    /// The mean phases of the current case's worker steps after <paramref name="warmUpSteps"/>,
+    /// over every worker, from the per-step line each worker logs (WorkerLoop's LogStep).
+    /// </summary>
+    public WorkerStepPhases WorkerPhases(int warmUpSteps)
+    {
+        var steps = _workers
+            .SelectMany(worker => StepLine().Matches(worker.Output))
+            .Where(match => long.Parse(match.Groups["step"].Value, CultureInfo.InvariantCulture) > warmUpSteps)
+            .Select(match => new WorkerStepPhases(Ms(match, "pull"), Ms(match, "data"), Ms(match, "compute"), Ms(match, "push")))
+            .ToList();
+        if (steps.Count == 0)
+        {
+            throw new InvalidOperationException("the workers logged no step phases (WorkerLoop's debug line changed?)");
+        }
+
+        return new WorkerStepPhases(Mean(steps.Select(step => step.Pull)), Mean(steps.Select(step => step.Data)),
+            Mean(steps.Select(step => step.Compute)), Mean(steps.Select(step => step.Push)));
+
+        static TimeSpan Ms(Match match, string phase) => TimeSpan.FromMilliseconds(double.Parse(match.Groups[phase].Value, CultureInfo.InvariantCulture));
+        static TimeSpan Mean(IEnumerable<TimeSpan> values) => TimeSpan.FromTicks((long)values.Average(value => value.Ticks));
+    }
+
+    [GeneratedRegex(@"Step (?<step>\d+) phases: pull (?<pull>[\d.]+) ms, data (?<data>[\d.]+) ms, compute (?<compute>[\d.]+) ms, push (?<push>[\d.]+) ms")]
+    private static partial Regex StepLine();
 
     /// <summary>
     /// Runs the job to its end and times its steady state: from the first status at or past

@@ -40,6 +40,7 @@ internal static class Extensions
         {
             // Workers dial each job's leader at the address its record names, not a service name.
             builder.Services.AddSingleton<LeaderChannels>();
+            builder.Services.AddSingleton<WorkerMetrics>();
             builder.Services.AddHostedService<WorkerLoop>();
             return role;
         }

@@ -15,7 +15,7 @@ public sealed class TrainingMetrics
 
     // Seconds, from a tiny model's milliseconds to a large one's minutes. The exporter's default
     // boundaries (0, 5, 10, 25, ... 10000) are made for milliseconds: every step would land in one bucket.
-    private static readonly double[] StepBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+    internal static readonly double[] StepBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
     private readonly Histogram<double> _stepDuration;
     private readonly Gauge<double> _loss;

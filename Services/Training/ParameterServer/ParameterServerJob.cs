@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using MsSwift.Contracts.Training.V1;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Gpt;
@@ -376,11 +377,7 @@ public sealed class ParameterServerJob : IDisposable
         double loss = 0;
         foreach (var (_, count, gradient, workerLoss, _) in _delivered)
         {
-            var weight = (float)count / shards;
-            for (var i = 0; i < average.Length; i++)
-            {
-                average[i] += gradient[i] * weight;
-            }
+            TensorPrimitives.MultiplyAdd(gradient, (float)count / shards, average, average);
 
             loss += workerLoss * count / shards;
         }

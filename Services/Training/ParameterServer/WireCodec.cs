@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using MsSwift.Contracts.Training.V1;
@@ -98,6 +99,13 @@ public static class WireCodec
         }
 
         var bytes = new byte[values.Length * 2];
+        if (format == WireFormat.Fp16 && BitConverter.IsLittleEndian)
+        {
+            // Vectorised (F16C where the CPU has it): element by element, the conversion cost more than the transfer.
+            TensorPrimitives.ConvertToHalf(values, MemoryMarshal.Cast<byte, Half>(bytes.AsSpan()));
+            return bytes;
+        }
+
         for (var i = 0; i < values.Length; i++)
         {
             var bits = format == WireFormat.Bf16 ? ToBFloat16(values[i]) : BitConverter.HalfToUInt16Bits((Half)values[i]);
@@ -112,6 +120,12 @@ public static class WireCodec
         if (format == WireFormat.Fp32)
         {
             MemoryMarshal.Cast<byte, float>(bytes).CopyTo(target);
+            return;
+        }
+
+        if (format == WireFormat.Fp16 && BitConverter.IsLittleEndian)
+        {
+            TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(bytes), target);
             return;
         }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Grpc.Core;
 using MsSwift.Contracts.Training.V1;
 using MsSwift.Modeling.Gpt;
@@ -25,8 +26,12 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
 {
     private readonly GptTrainer _trainer = new(replica, hyperparameters);
     private readonly int _parameterCount = (int)replica.parameters().Sum(parameter => parameter.numel());
+    private readonly BatchPrefetch _prefetch = new();
 
     public string WorkerId => workerId;
+
+    /// <summary>Where the latest <see cref="StepAsync"/> spent its time.</summary>
+    public WorkerStepPhases LastStep { get; private set; }
 
     /// <summary>Joins the job; the answer says the current step and the lease to keep with heartbeats.</summary>
     public async Task<JoinResponse> JoinAsync(CancellationToken cancellationToken) =>
@@ -38,21 +43,32 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
     public async Task LeaveAsync(CancellationToken cancellationToken) =>
         await server.LeaveAsync(new LeaveRequest { JobId = jobId, WorkerId = workerId }, cancellationToken: cancellationToken);
 
-    /// <summary>One synchronous step: whatever shards the server assigns, with their batches from <paramref name="batches"/>.</summary>
+    /// <summary>
+    /// One synchronous step: whatever shards the server assigns, with their batches from
+    /// <paramref name="batches"/>. While the server applies the step, the next step's batches for
+    /// the same shards are read ahead (<see cref="BatchPrefetch"/>).
+    /// </summary>
     public async Task<PushResponse> StepAsync(ShardBatches batches, WireFormat format, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
         using var pull = server.PullParameters(new PullRequest { JobId = jobId, WorkerId = workerId }, cancellationToken: cancellationToken);
         var (parameters, vector) = await WireCodec.DecodeAsync(pull.ResponseStream.ReadAllAsync(cancellationToken), _ => _parameterCount, cancellationToken);
         _trainer.SetParameters(vector);
+        var phases = new WorkerStepPhases { Pull = Stopwatch.GetElapsedTime(started) };
         IReadOnlyList<int> shards = parameters.Shards;
         while (true)
         {
-            var microBatches = await batches(parameters.Version, shards, cancellationToken);
+            var reading = Stopwatch.GetTimestamp();
+            var microBatches = await _prefetch.TakeAsync(batches, parameters.Version, shards, cancellationToken);
+            phases = phases with { Data = phases.Data + Stopwatch.GetElapsedTime(reading) };
             try
             {
-                var response = await PushAsync(microBatches, parameters.Version, shards, format, cancellationToken);
+                var (response, compute, push) = await PushAsync(microBatches, parameters.Version, shards, format,
+                    () => _prefetch.Start(batches, parameters.Version + 1, parameters.Shards, cancellationToken), cancellationToken);
+                phases = phases with { Compute = phases.Compute + compute, Push = phases.Push + push };
                 if (response.MoreShards.Count == 0)
                 {
+                    LastStep = phases;
                     return response;
                 }
 
@@ -65,11 +81,19 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
         }
     }
 
-    public void Dispose() => _trainer.Dispose();
-
-    private async Task<PushResponse> PushAsync(List<TokenBatch> microBatches, long step, IReadOnlyList<int> shards, WireFormat format, CancellationToken cancellationToken)
+    public void Dispose()
     {
+        _prefetch.Dispose();
+        _trainer.Dispose();
+    }
+
+    private async Task<(PushResponse Response, TimeSpan Compute, TimeSpan Push)> PushAsync(
+        List<TokenBatch> microBatches, long step, IReadOnlyList<int> shards, WireFormat format, Action whileApplied, CancellationToken cancellationToken)
+    {
+        var computing = Stopwatch.GetTimestamp();
         var loss = _trainer.ComputeGradients(microBatches);
+        var compute = Stopwatch.GetElapsedTime(computing);
+        var pushing = Stopwatch.GetTimestamp();
         var header = new VectorHeader
         {
             JobId = jobId, WorkerId = workerId, Version = step, Format = format,
@@ -82,6 +106,8 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
         }
 
         await push.RequestStream.CompleteAsync();
-        return await push.ResponseAsync;
+        whileApplied();
+        var response = await push.ResponseAsync;
+        return (response, compute, Stopwatch.GetElapsedTime(pushing));
     }
 }

@@ -21,7 +21,7 @@ namespace MsSwift.Training.Workers;
 /// Idle, it waits for news of open jobs (<see cref="JobChanges.FollowOpenJobsAsync"/>).
 /// </summary>
 internal sealed partial class WorkerLoop(
-    JobStore store, JobChanges changes, LeaderChannels leaders, DataService.DataServiceClient data, TimeProvider time, ILogger<WorkerLoop> logger) : BackgroundService
+    JobStore store, JobChanges changes, LeaderChannels leaders, DataService.DataServiceClient data, WorkerMetrics metrics, TimeProvider time, ILogger<WorkerLoop> logger) : BackgroundService
 {
     private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(3);
     private readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..^24];
@@ -130,6 +130,9 @@ internal sealed partial class WorkerLoop(
                 try
                 {
                     step = (await worker.StepAsync(batches, request.WireFormat, training.Token)).Version;
+                    metrics.StepCompleted(jobId, worker.LastStep);
+                    LogStep(logger, step, worker.LastStep.Pull.TotalMilliseconds, worker.LastStep.Data.TotalMilliseconds,
+                        worker.LastStep.Compute.TotalMilliseconds, worker.LastStep.Push.TotalMilliseconds);
                 }
                 catch (RpcException error) when (error.StatusCode == StatusCode.FailedPrecondition)
                 {
@@ -225,6 +228,10 @@ internal sealed partial class WorkerLoop(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} joined at step {Step}")]
     private static partial void LogJoined(ILogger logger, string workerId, long step);
+
+    /// <summary>The benchmark (tools/Bench) reads this line's shape: keep the names.</summary>
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Step {Step} phases: pull {PullMs:F1} ms, data {DataMs:F1} ms, compute {ComputeMs:F1} ms, push {PushMs:F1} ms")]
+    private static partial void LogStep(ILogger logger, long step, double pullMs, double dataMs, double computeMs, double pushMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker lost the leader of job {JobId}: {Reason}; following it")]
     private static partial void LogLeft(ILogger logger, string jobId, string reason);
