@@ -30,6 +30,16 @@ public sealed class InferenceOptions
     public int MaxQueueDelayMs { get; set; }
 
     /// <summary>
+    /// <c>adaptive</c> (the default): the batch and the moment to prefill follow measured step
+    /// times and load, within <see cref="MaxBatchSize"/> slots. <c>fixed</c>: fill up to
+    /// MaxBatchSize, prefilling under load once a quarter of the slots are free.
+    /// </summary>
+    public string Scheduler { get; set; } = "adaptive";
+
+    /// <summary>Latency targets per model name (every version of it), for the adaptive scheduler.</summary>
+    public Dictionary<string, LatencyTargetOptions> LatencyTargets { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
     /// The registry's gRPC address to reconcile with; empty means <c>http://_grpc.registry</c>
     /// when service discovery knows a registry, and no reconciliation otherwise.
     /// </summary>
@@ -43,6 +53,16 @@ public sealed class InferenceOptions
 
     /// <summary>How often the production set is reconciled with the registry (model events apply at once anyway).</summary>
     public int ReconcileSeconds { get; set; } = 30;
+}
+
+/// <summary><c>Inference:LatencyTargets:{model}</c>: what the adaptive scheduler admits by; 0 means no target.</summary>
+public sealed class LatencyTargetOptions
+{
+    /// <summary>The longest a request should wait for its first token.</summary>
+    public int MaxTimeToFirstTokenMs { get; set; }
+
+    /// <summary>The time between two tokens of a sequence to stay under; caps the batch.</summary>
+    public int TargetInterTokenLatencyMs { get; set; }
 }
 
 public sealed class ServedModelOptions
@@ -86,6 +106,29 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
         if (options.MaxQueueDelayMs is < 0 or > 10_000)
         {
             failures.Add($"{section}:MaxQueueDelayMs must be between 0 and 10000, got {options.MaxQueueDelayMs}");
+        }
+
+        if (options.Scheduler is not ("adaptive" or "fixed"))
+        {
+            failures.Add($"{section}:Scheduler must be 'adaptive' or 'fixed', got '{options.Scheduler}'");
+        }
+
+        foreach (var (model, targets) in options.LatencyTargets)
+        {
+            if (targets.MaxTimeToFirstTokenMs is < 0 or > 600_000)
+            {
+                failures.Add($"{section}:LatencyTargets:{model}:MaxTimeToFirstTokenMs must be between 0 (none) and 600000, got {targets.MaxTimeToFirstTokenMs}");
+            }
+
+            if (targets.TargetInterTokenLatencyMs is < 0 or > 600_000)
+            {
+                failures.Add($"{section}:LatencyTargets:{model}:TargetInterTokenLatencyMs must be between 0 (none) and 600000, got {targets.TargetInterTokenLatencyMs}");
+            }
+
+            if ((targets.MaxTimeToFirstTokenMs > 0 || targets.TargetInterTokenLatencyMs > 0) && options.Scheduler == "fixed")
+            {
+                failures.Add($"{section}:LatencyTargets:{model} needs {section}:Scheduler 'adaptive': the fixed scheduler has no targets");
+            }
         }
 
         if (options.AsyncRequestLeaseSeconds is < 3 or > 3600)

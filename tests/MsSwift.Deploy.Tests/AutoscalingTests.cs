@@ -54,6 +54,18 @@ public sealed class AutoscalingTests
         Assert.Contains(queries, query => query.Contains("msswift_inference_requests_pending", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("msswift_inference_num_requests_running")]
+    [InlineData("msswift_inference_num_requests_waiting")]
+    [InlineData("msswift_inference_kv_cache_usage_perc")]
+    [InlineData("msswift_inference_batch_size")]
+    public async Task The_schedulers_gauges_are_exported_under_vllms_names_for_the_autoscaler(string name)
+    {
+        var exported = await ExportedMetrics.SeriesAsync();
+
+        Assert.Contains(name, exported);
+    }
+
     [Fact]
     public async Task Every_product_topic_is_a_kafka_topic_of_the_strimzi_cluster_in_kraft_mode()
     {

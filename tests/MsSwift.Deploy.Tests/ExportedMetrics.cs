@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
@@ -8,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using MsSwift.Inference.Serving;
 using MsSwift.Modeling.Generation;
+using MsSwift.Modeling.Generation.Scheduling;
 using MsSwift.Training.Jobs;
 using MsSwift.Training.ParameterServer;
 
@@ -44,7 +46,8 @@ public static partial class ExportedMetrics
 
         // The services' instrument classes, built as the services build them.
         var meters = app.Services.GetRequiredService<IMeterFactory>();
-        _ = new BatcherMetrics(meters.Create(BatcherMetrics.MeterName));
+        var batcher = new BatcherMetrics(meters.Create(BatcherMetrics.MeterName));
+        using var engine = batcher.Observe(() => new SchedulerState(1, 1, 0.5, 2), new TagList { { "model", "demo" }, { "version", "v1" } });
         _ = app.Services.GetRequiredService<RequestMetrics>();
         _ = app.Services.GetRequiredService<TrainingMetrics>();
         _ = app.Services.GetRequiredService<WireMetrics>();
@@ -83,6 +86,7 @@ public static partial class ExportedMetrics
                 case UpDownCounter<long> upDown: upDown.Add(1); break;
                 case Histogram<double> histogram: histogram.Record(0.01); break;
                 case Gauge<double> gauge: gauge.Record(1); break;
+                case { IsObservable: true }: break; // read from its callback at the scrape
                 default: throw new InvalidOperationException($"{instrument.Name} is a {instrument.GetType().Name}: record it here");
             }
         }

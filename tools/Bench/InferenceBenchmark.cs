@@ -74,9 +74,11 @@ internal static class InferenceBenchmark
             "continuous" => await MeasureAsync(model, tokenizer, maxBatch: 16, MixedClients, MixedRequests, duration: null, Mixed),
             _ when parts is ["off" or "on", var text] && int.TryParse(text, out var clients) =>
                 await MeasureAsync(model, tokenizer, maxBatch: parts[0] == "on" ? 16 : 1, clients, int.MaxValue, UniformDuration, _ => NewTokens),
+            _ when SchedulerBenchmark.Options(name) is { } scheduled =>
+                await MeasureAsync(model, tokenizer, scheduled.Options, scheduled.Clients, int.MaxValue, UniformDuration, _ => NewTokens),
             _ => throw new ArgumentException($"unknown case '{name}'", nameof(name)),
         };
-        Console.WriteLine(FormattableString.Invariant($"{ResultPrefix}{result.RequestsPerSecond} {result.TokensPerSecond} {result.P50} {result.P99}"));
+        Console.WriteLine(FormattableString.Invariant($"{ResultPrefix}{result.RequestsPerSecond} {result.TokensPerSecond} {result.P50} {result.P99} {result.GapP50} {result.GapP99}"));
         return 0;
     }
 
@@ -86,10 +88,10 @@ internal static class InferenceBenchmark
     private static int Mixed(int i) => i % 8 == 0 ? 128 : 16;
 
     /// <summary>Each case <see cref="Rounds"/> times, in turn (a b c a b c ...), keeping each one's best run (by throughput).</summary>
-    private static async Task<Dictionary<string, Measurement>> BestOfAsync(int threads, string[] names)
+    internal static async Task<Dictionary<string, Measurement>> BestOfAsync(int threads, string[] names, int rounds = Rounds)
     {
         var best = new Dictionary<string, Measurement>();
-        for (var round = 0; round < Rounds; round++)
+        for (var round = 0; round < rounds; round++)
         {
             foreach (var name in names)
             {
@@ -122,19 +124,23 @@ internal static class InferenceBenchmark
         var line = output.Split('\n').FirstOrDefault(candidate => candidate.StartsWith(ResultPrefix, StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"case '{name}' failed (exit {process.ExitCode}):{Environment.NewLine}{output}{errors}");
         var values = line[ResultPrefix.Length..].Split(' ').Select(value => double.Parse(value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        return new Measurement(values[0], values[1], values[2], values[3]);
+        return new Measurement(values[0], values[1], values[2], values[3], values[4], values[5]);
     }
 
-    private sealed record Measurement(double RequestsPerSecond, double TokensPerSecond, double P50, double P99);
+    internal sealed record Measurement(double RequestsPerSecond, double TokensPerSecond, double P50, double P99, double GapP50 = 0, double GapP99 = 0);
 
     /// <summary>
     /// <paramref name="clients"/> callers, each sending its next request when the previous one is
     /// answered, until <paramref name="requests"/> were sent or <paramref name="duration"/> passed.
     /// </summary>
-    private static async Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens)
+    private static Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens) =>
+        MeasureAsync(model, tokenizer, new BatcherOptions { MaxBatchSize = maxBatch, MaxQueueSize = 4096, Adaptive = false }, clients, requests, duration, newTokens);
+
+    private static async Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, BatcherOptions options, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens)
     {
-        await using var batcher = new ContinuousBatcher(model, tokenizer, new BatcherOptions { MaxBatchSize = maxBatch, MaxQueueSize = 4096 });
-        await WarmUpAsync(batcher, maxBatch);
+        await using var batcher = new ContinuousBatcher(model, tokenizer, options);
+        await WarmUpAsync(batcher, options.MaxBatchSize);
+        var gaps = new List<double>();
         var next = -1;
         var latencies = new List<double>();
         long tokens = 0;
@@ -145,18 +151,25 @@ internal static class InferenceBenchmark
             while (watch.Elapsed < (duration ?? TimeSpan.MaxValue) && (index = Interlocked.Increment(ref next)) < requests)
             {
                 var started = Stopwatch.GetTimestamp();
-                var result = await batcher.Submit(Request(index, newTokens(index))).Completion;
+                var handle = batcher.Submit(Request(index, newTokens(index)));
+                var result = await handle.Completion;
                 var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 lock (latencies)
                 {
                     latencies.Add(elapsed);
                     tokens += result.Tokens.Count;
+                    // The engine's own timestamps: mean time between this request's tokens after the first.
+                    if (result.Tokens.Count > 1 && handle.FirstTokenAt > 0)
+                    {
+                        gaps.Add(Stopwatch.GetElapsedTime(handle.FirstTokenAt, handle.LastTokenAt).TotalMilliseconds / (result.Tokens.Count - 1));
+                    }
                 }
             }
         })));
         var seconds = watch.Elapsed.TotalSeconds;
         latencies.Sort();
-        return new Measurement(latencies.Count / seconds, tokens / seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
+        gaps.Sort();
+        return new Measurement(latencies.Count / seconds, tokens / seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), Percentile(gaps, 0.50), Percentile(gaps, 0.99));
     }
 
     /// <summary>

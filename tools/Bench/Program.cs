@@ -3,6 +3,7 @@ using MsSwift.Bench;
 // Benchmarks, run side by side in one process so ratios hold on a noisy machine.
 //   model [--threads N] [--repeats N] [--python PATH]   model core vs PyTorch (see docs/BENCHMARKS.md)
 //   inference [--threads N]                              batching on vs off, continuous vs request-level
+//   scheduler [--threads N] [--rounds N]                 the adaptive scheduler vs every fixed batch size at 1, 8, 64 clients
 //   gateway [--requests N] [--rate N]                    the same gRPC load direct and through the gateway (h2load)
 //   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
 //   data [--gib N] [--calls N]                           ingest and serve a synthetic text file past 2 GiB (written under /tmp, deleted after)
@@ -18,6 +19,7 @@ return command switch
 {
     "model" => await ModelBenchmark.RunAsync(Option("--threads", 2), Option("--repeats", 10), Text("--python", "/usr/bin/python3")),
     "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2)),
+    "scheduler" => await SchedulerBenchmark.RunAsync(Option("--threads", 2), Option("--rounds", 1)),
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200)),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
@@ -28,6 +30,6 @@ return command switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
     return 2;
 }

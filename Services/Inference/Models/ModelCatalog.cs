@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using MsSwift.Inference.Serving;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Generation;
+using MsSwift.Modeling.Generation.Scheduling;
 using MsSwift.ServiceDefaults;
 
 namespace MsSwift.Inference.Models;
@@ -79,12 +80,23 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
             MaxBatchSize = settings.MaxBatchSize,
             MaxQueueSize = settings.MaxQueueSize,
             MaxQueueDelay = TimeSpan.FromMilliseconds(settings.MaxQueueDelayMs),
+            Adaptive = settings.Scheduler == "adaptive",
+            Targets = Targets(settings, model),
         }, metrics, new TagList { { "model", model }, { "version", version } });
         var served = new ServedModel(model, version, checkpoint, loaded, batcher);
         var elapsedMs = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
         LogLoaded(logger, model, version, checkpoint, elapsedMs);
         return served;
     }
+
+    private static LatencyTargets Targets(InferenceOptions settings, string model) =>
+        settings.LatencyTargets.TryGetValue(model, out var targets)
+            ? new LatencyTargets
+            {
+                MaxTimeToFirstToken = targets.MaxTimeToFirstTokenMs > 0 ? TimeSpan.FromMilliseconds(targets.MaxTimeToFirstTokenMs) : null,
+                TargetInterTokenLatency = targets.TargetInterTokenLatencyMs > 0 ? TimeSpan.FromMilliseconds(targets.TargetInterTokenLatencyMs) : null,
+            }
+            : LatencyTargets.None;
 
     /// <summary>
     /// When a version's engine faults (its requests have already failed), the version is reported

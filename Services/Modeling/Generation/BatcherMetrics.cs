@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using MsSwift.Modeling.Generation.Scheduling;
 
 namespace MsSwift.Modeling.Generation;
 
@@ -6,9 +8,12 @@ namespace MsSwift.Modeling.Generation;
 /// The batcher's instruments, named after vLLM's and Triton's: queue time, time to first token,
 /// inter-token latency, tokens generated, executions vs inferences (their ratio is the average
 /// batch size) and pending requests. Measurements carry the model and version as tags.
+/// The scheduler's gauges (running, waiting, KV cache use, chosen batch) are read from every
+/// engine that is <see cref="Observe">observed</see>, when the exporter collects.
 /// </summary>
 public sealed class BatcherMetrics(Meter meter)
 {
+
     public const string MeterName = "MsSwift.Inference";
 
     // Seconds, from a millisecond to a minute. The exporter's default boundaries (0, 5, 10, 25,
@@ -38,4 +43,10 @@ public sealed class BatcherMetrics(Meter meter)
 
     internal UpDownCounter<long> Pending { get; } = meter.CreateUpDownCounter<long>(
         "msswift.inference.requests.pending", "{request}", "Requests queued or generating");
+
+    // The scheduler's gauges, read from each observed engine when the exporter collects.
+    private readonly SchedulerGauges _scheduler = new(meter);
+
+    /// <summary>Exports an engine's <see cref="SchedulerState"/> with these tags until the result is disposed.</summary>
+    public IDisposable Observe(Func<SchedulerState> state, TagList tags) => _scheduler.Observe(state, tags);
 }

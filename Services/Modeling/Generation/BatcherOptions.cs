@@ -1,3 +1,5 @@
+using MsSwift.Modeling.Generation.Scheduling;
+
 namespace MsSwift.Modeling.Generation;
 
 /// <summary>The batching knobs, named after Triton's dynamic batcher.</summary>
@@ -16,6 +18,17 @@ public sealed record BatcherOptions
     /// </summary>
     public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// True (the default): the <see cref="AdaptiveScheduler"/> picks the batch and when to prefill
+    /// from measured step times and load, within <see cref="MaxBatchSize"/> slots. False: the fixed
+    /// policy, which fills up to <see cref="MaxBatchSize"/> and, under load, waits until a quarter
+    /// of the slots are free before prefilling (kept as the baseline and a way back).
+    /// </summary>
+    public bool Adaptive { get; init; } = true;
+
+    /// <summary>Latency targets the adaptive scheduler admits by (none by default).</summary>
+    public LatencyTargets Targets { get; init; } = LatencyTargets.None;
+
     public BatcherOptions Validate()
     {
         if (MaxBatchSize is < 1 or > 1024)
@@ -33,6 +46,7 @@ public sealed record BatcherOptions
             throw new ArgumentException($"MaxQueueDelay must be between 0 and 10 s, got {MaxQueueDelay}", nameof(MaxQueueDelay));
         }
 
+        Targets.Validate();
         return this;
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using MsSwift.Modeling.Generation.Scheduling;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Tokenizers;
 using static TorchSharp.torch;
@@ -36,6 +37,11 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     private int _disposed;
     private long _decodeSteps;
     private long _decodedTokens;
+    private readonly AdaptiveScheduler _scheduler;
+    private readonly IDisposable? _observed;
+    private long _arrivals;
+    private long _queuedAtSum;
+    private SchedulerState _state = SchedulerState.Idle;
 
     /// <param name="model">The model; the batcher's engine thread is its only user.</param>
     /// <param name="tokenizer">Decodes tokens for stop sequences and results.</param>
@@ -54,6 +60,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of waiting
         });
+        _scheduler = new AdaptiveScheduler(options.MaxBatchSize, options.Targets, TimeProvider.System);
+        _observed = metrics?.Observe(() => State, tags);
         var engine = new Thread(RunEngine) { IsBackground = true, Name = "msswift-batcher" };
         engine.Start();
     }
@@ -65,6 +73,15 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
 
     public long DecodedTokens => Interlocked.Read(ref _decodedTokens);
+
+    /// <summary>Running and waiting sequences, KV cache use and the chosen batch, as of the engine's latest iteration.</summary>
+    public SchedulerState State => Volatile.Read(ref _state) with { Waiting = QueuedCount };
+
+    /// <summary>The batch the scheduler steers to (<see cref="SchedulerDecision.ChosenBatchSize"/>); the slots under the fixed policy.</summary>
+    public int ChosenBatchSize => State.ChosenBatchSize;
+
+    /// <summary>The cap on running sequences (a latency target lowers it below the slots).</summary>
+    public int BatchLimit => _options.Adaptive ? _scheduler.BatchLimit : _options.MaxBatchSize;
 
     /// <summary>Why the engine stopped on its own, or null while it runs (or after a normal stop).</summary>
     public Exception? Fault => _fault;
@@ -87,13 +104,16 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
         var handle = new GenerationHandle(request, cancellationToken);
         Interlocked.Increment(ref _queued);
+        Interlocked.Add(ref _queuedAtSum, handle.QueuedAt);
         if (!_queue.Writer.TryWrite(handle))
         {
             Interlocked.Decrement(ref _queued);
+            Interlocked.Add(ref _queuedAtSum, -handle.QueuedAt);
             // A completed queue refuses writes too: that is a closed batcher, not a full queue.
             throw _accepting ? new QueueFullException(_options.MaxQueueSize) : Closed();
         }
 
+        Interlocked.Increment(ref _arrivals);
         _metrics?.Pending.Add(1, _tags);
         return handle;
     }
@@ -140,7 +160,11 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 Admit(cache, slots, handles);
                 if (cache.ActiveRows > 0)
                 {
+                    var (rows, positions) = (cache.ActiveRows, Measure(cache, slots));
+                    var started = TimeProvider.System.GetTimestamp();
                     DecodeStep(cache, slots, handles);
+                    _scheduler.ObserveDecode(rows, positions, TimeProvider.System.GetElapsedTime(started));
+                    Measure(cache, slots);
                 }
             }
         }
@@ -161,12 +185,13 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             }
 
             FailAll(handles, stopped);
-            while (_queue.Reader.TryRead(out var waiting))
+            while (TryDequeue(out var waiting))
             {
-                Interlocked.Decrement(ref _queued);
                 Fail(waiting, stopped);
             }
 
+            Volatile.Write(ref _state, SchedulerState.Idle);
+            _observed?.Dispose();
             _stopped.TrySetResult();
         }
     }
@@ -203,23 +228,15 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     }
 
     /// <summary>
-    /// Prefills waiting requests together (one left-padded forward) and gives each a free slot.
-    /// Under load it waits until a quarter of the slots are free, so one prefill serves several
-    /// requests instead of one prefill per decode step; whatever is waiting is admitted at once
-    /// when it all fits, so a lone request never waits.
+    /// Prefills waiting requests together (one left-padded forward) and gives each a free slot,
+    /// as many and as soon as the scheduler decides (<see cref="Admissions"/>).
     /// </summary>
     private void Admit(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles)
     {
-        var fits = Math.Min(cache.FreeSlots, _queue.Reader.Count);
-        if (fits == 0 || (cache.ActiveRows > 0 && fits < _queue.Reader.Count && fits < Math.Max(1, _options.MaxBatchSize / 4)))
-        {
-            return;
-        }
-
+        var take = Admissions(cache, slots);
         var admitted = new List<GenerationHandle>();
-        while (admitted.Count < cache.FreeSlots && _queue.Reader.TryRead(out var handle))
+        while (admitted.Count < take && TryDequeue(out var handle))
         {
-            Interlocked.Decrement(ref _queued);
             if (handle.CancellationToken.IsCancellationRequested)
             {
                 Fail(handle, new OperationCanceledException(handle.CancellationToken));
@@ -237,7 +254,9 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
         try
         {
+            var started = TimeProvider.System.GetTimestamp();
             Prefill(cache, slots, handles, admitted);
+            _scheduler.ObservePrefill(admitted.Count, admitted.Count * (long)admitted.Max(handle => handle.Request.Prompt.Count), TimeProvider.System.GetElapsedTime(started));
         }
         catch (Exception error)
         {
@@ -249,6 +268,62 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// How many waiting requests to prefill now. Adaptive: the scheduler's decision from the load
+    /// and measured step times. Fixed: whatever fits, except that under load it waits until a
+    /// quarter of the slots are free, so one prefill serves several requests.
+    /// </summary>
+    private int Admissions(SlotKvCache cache, Sequence?[] slots)
+    {
+        var positions = Measure(cache, slots);
+        var waiting = _queue.Reader.Count;
+        if (!_options.Adaptive)
+        {
+            var fits = Math.Min(cache.FreeSlots, waiting);
+            return fits == 0 || (cache.ActiveRows > 0 && fits < waiting && fits < Math.Max(1, _options.MaxBatchSize / 4)) ? 0 : fits;
+        }
+
+        var now = TimeProvider.System.GetTimestamp();
+        var oldest = waiting > 0 && _queue.Reader.TryPeek(out var first) ? TimeProvider.System.GetElapsedTime(first.QueuedAt, now) : TimeSpan.Zero;
+        var queued = Volatile.Read(ref _queued);
+        var totalWait = TimeSpan.FromSeconds(Math.Max(0, (double)(queued * now - Interlocked.Read(ref _queuedAtSum)) / TimeProvider.System.TimestampFrequency));
+        var running = Volatile.Read(ref _state).Running;
+        var decision = _scheduler.Decide(new EngineLoad(running, positions, waiting, oldest, totalWait, Interlocked.Read(ref _arrivals)));
+        Volatile.Write(ref _state, Volatile.Read(ref _state) with { ChosenBatchSize = decision.ChosenBatchSize });
+        return Math.Min(decision.Admit, cache.FreeSlots);
+    }
+
+    /// <summary>Publishes the running sequences and KV cache use; returns the positions cached over all running sequences.</summary>
+    private long Measure(SlotKvCache cache, Sequence?[] slots)
+    {
+        long positions = 0;
+        var running = 0;
+        for (var slot = 0; slot < slots.Length; slot++)
+        {
+            if (slots[slot] is not null)
+            {
+                running++;
+                positions += cache.LengthOf(slot);
+            }
+        }
+
+        var chosen = _options.Adaptive ? Volatile.Read(ref _state).ChosenBatchSize : _options.MaxBatchSize;
+        Volatile.Write(ref _state, new SchedulerState(running, 0, (double)positions / ((long)cache.Slots * cache.Capacity), chosen));
+        return positions;
+    }
+
+    private bool TryDequeue([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out GenerationHandle? handle)
+    {
+        if (!_queue.Reader.TryRead(out handle))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _queued);
+        Interlocked.Add(ref _queuedAtSum, -handle.QueuedAt);
+        return true;
     }
 
     private void Prefill(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles, List<GenerationHandle> admitted)

@@ -26,6 +26,9 @@ public sealed class GenerationHandle
     /// <summary>Timestamps (<see cref="TimeProvider.GetTimestamp"/>) for queue-time and latency metrics.</summary>
     public long QueuedAt { get; }
 
+    /// <summary>When the first token was emitted (0 before it).</summary>
+    public long FirstTokenAt { get; private set; }
+
     /// <summary>When the latest token was emitted (0 before the first).</summary>
     public long LastTokenAt { get; private set; }
 
@@ -36,6 +39,7 @@ public sealed class GenerationHandle
     {
         var now = TimeProvider.System.GetTimestamp();
         var since = TimeProvider.System.GetElapsedTime(LastTokenAt == 0 ? QueuedAt : LastTokenAt, now);
+        FirstTokenAt = FirstTokenAt == 0 ? now : FirstTokenAt;
         LastTokenAt = now;
         _tokens.Writer.TryWrite(token);
         return since;
