@@ -17,15 +17,15 @@ namespace MsSwift.Modeling.Quantization;
 /// </summary>
 public static class Int8Kernels
 {
-    // A compilation error in TorchScript aborts the process instead of throwing: this text is fixed
-    // and covered by tests, never built from input. dtypes come from the arguments because the
+    // A compilation error in TorchScript can abort the process instead of throwing: this text is
+    // fixed and covered by tests, never built from input. dtypes come from the arguments because the
     // compiler TorchSharp exposes does not resolve torch.int8 and friends.
     private const string Script = """
         def dynamic_int8_mm(x: Tensor, weight: Tensor, scale: Tensor):
-            x_scale = x.abs().amax(1, keepdim=True).clamp_min(1e-12) / 127.0
-            xq = (x / x_scale).round_().clamp_(-127.0, 127.0).to(weight.dtype)
-            return torch._int_mm(xq, weight.t()).to(x.dtype).mul_(x_scale).mul_(scale)
-        """;
+            x_scale = x.abs().amax(1, keepdim=True).clamp_min(1e-8) / 127.0
+            xq = (x / x_scale).round().clamp(-127, 127).to(weight.dtype)
+            return torch._int_mm(xq, weight.t()).to(x.dtype) * x_scale * scale
+        """ + "\n"; // the TorchScript parser wants the last line ended
 
     private static readonly Lazy<jit.CompilationUnit> Unit = new(() => jit.compile(Script));
 
