@@ -43,10 +43,10 @@ public sealed class Int8ServingTests(GatewayCluster cluster, ITestOutputHelper o
 
         try
         {
-            var promoted = await admin.PostAsync("/registry/models/tiny/versions/v3-q/promote", null);
-            Assert.Equal(HttpStatusCode.OK, promoted.StatusCode);
             var cleared = await admin.DeleteAsync("/registry/models/tiny/canary");
             Assert.Equal(HttpStatusCode.OK, cleared.StatusCode);
+            var promoted = await admin.PostAsync("/registry/models/tiny/versions/v3-q/promote", null);
+            Assert.Equal(HttpStatusCode.OK, promoted.StatusCode);
             var production = await Poll.UntilAsync(() => AnswerWithVersionAsync(Prompts[1], ""), answer => answer.Version == "v3-q", Timeout);
             Assert.Equal(("v3-q", served[1]), production);
         }

@@ -180,7 +180,7 @@ internal static class Int8Benchmark
 
     private static double TokensPerSecond(GptModel model, int batch, int newTokens, int repeats)
     {
-        var generator = new TextGenerator(model, new ByteTokenizer());
+        var generator = new TextGenerator(model, model.Config.VocabSize == 256 ? new ByteTokenizer() : new Gpt2Tokenizer());
         var random = new Random(1);
         var requests = Enumerable.Range(0, batch)
             .Select(_ => new GenerationRequest(Enumerable.Range(0, PromptTokens).Select(_ => random.Next(256)).ToArray(),
