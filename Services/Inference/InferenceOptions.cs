@@ -20,6 +20,12 @@ public sealed class InferenceOptions
     /// <summary>Versions to load at start; the one marked Production serves requests without a version.</summary>
     public List<ServedModelOptions> Models { get; set; } = [];
 
+    /// <summary>
+    /// Models whose every version is quantized to int8 as it loads (weights stay int8 in memory);
+    /// a version registered int8 is served as it is. Empty: versions load as their checkpoints are.
+    /// </summary>
+    public List<string> Int8Models { get; set; } = [];
+
     /// <summary>Sequences decoded together per model version.</summary>
     public int MaxBatchSize { get; set; } = 16;
 
@@ -152,6 +158,14 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
             if (string.IsNullOrWhiteSpace(model.Name) || string.IsNullOrWhiteSpace(model.Version) || string.IsNullOrWhiteSpace(model.Checkpoint))
             {
                 failures.Add($"{section}:Models:{i} needs Name, Version and Checkpoint");
+            }
+        }
+
+        for (var i = 0; i < options.Int8Models.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.Int8Models[i]))
+            {
+                failures.Add($"{section}:Int8Models:{i} must name a model");
             }
         }
 

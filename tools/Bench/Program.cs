@@ -2,6 +2,7 @@ using MsSwift.Bench;
 
 // Benchmarks, run side by side in one process so ratios hold on a noisy machine.
 //   model [--threads N] [--repeats N] [--python PATH]   model core vs PyTorch (see docs/BENCHMARKS.md)
+//   int8 [--threads N] [--repeats N] [--python PATH]   int8 vs fp32 serving: tokens/s at batch 1 and 16, memory, bandwidth share
 //   inference [--threads N]                              batching on vs off, continuous vs request-level
 //   scheduler [--threads N] [--rounds N]                 the adaptive scheduler vs every fixed batch size at 1, 8, 64 clients
 //   gateway [--requests N] [--rate N]                    the same gRPC load direct and through the gateway (h2load)
@@ -18,6 +19,7 @@ string Text(string name, string fallback) =>
 return command switch
 {
     "model" => await ModelBenchmark.RunAsync(Option("--threads", 2), Option("--repeats", 10), Text("--python", "/usr/bin/python3")),
+    "int8" => await Int8Benchmark.RunAsync(Option("--threads", 2), Option("--repeats", 3), Text("--python", "/usr/bin/python3")),
     "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2)),
     "scheduler" => await SchedulerBenchmark.RunAsync(Option("--threads", 2), Option("--rounds", 1)),
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
@@ -30,6 +32,6 @@ return command switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
     return 2;
 }

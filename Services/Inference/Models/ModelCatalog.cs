@@ -5,6 +5,7 @@ using MsSwift.Inference.Serving;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Generation;
 using MsSwift.Modeling.Generation.Scheduling;
+using MsSwift.Modeling.Quantization;
 using MsSwift.ServiceDefaults;
 
 namespace MsSwift.Inference.Models;
@@ -75,6 +76,20 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
         // Reading and building the model is CPU-bound: keep it off request threads.
         var loaded = await Task.Run(() => GptCheckpoint.LoadAsync(store.Value, checkpoint, cancellationToken: cancellationToken), cancellationToken);
         var settings = options.Value;
+        if (settings.Int8Models.Contains(model) && !loaded.Model.IsInt8)
+        {
+            // The fp32 copy is freed at once: only the int8 weights stay in memory.
+            var full = loaded;
+            try
+            {
+                loaded = new LoadedModel(Int8Quantizer.Quantize(full.Model), full.Tokenizer);
+            }
+            finally
+            {
+                full.Dispose();
+            }
+        }
+
         var batcher = new ContinuousBatcher(loaded.Model, loaded.Tokenizer, new BatcherOptions
         {
             MaxBatchSize = settings.MaxBatchSize,
@@ -85,7 +100,9 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
         }, metrics, new TagList { { "model", model }, { "version", version } });
         var served = new ServedModel(model, version, checkpoint, loaded, batcher);
         var elapsedMs = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
-        LogLoaded(logger, model, version, checkpoint, elapsedMs);
+        var weightBytes = loaded.Model.WeightBytes();
+        var precision = loaded.Model.IsInt8 ? "int8" : loaded.Model.DType.ToString();
+        LogLoaded(logger, model, version, checkpoint, precision, weightBytes, elapsedMs);
         return served;
     }
 
@@ -282,8 +299,8 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
         return sorted.Count == 0 ? "(none)" : string.Join(", ", sorted);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} {Version} from {Checkpoint} in {ElapsedMs:F0} ms")]
-    private static partial void LogLoaded(ILogger logger, string model, string version, string checkpoint, double elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} {Version} from {Checkpoint} ({Precision}, {WeightBytes} bytes of weights) in {ElapsedMs:F0} ms")]
+    private static partial void LogLoaded(ILogger logger, string model, string version, string checkpoint, string precision, long weightBytes, double elapsedMs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The engine of {Model} {Version} failed; its requests were failed and it is being reloaded")]
     private static partial void LogEngineFaulted(ILogger logger, string model, string version, Exception error);

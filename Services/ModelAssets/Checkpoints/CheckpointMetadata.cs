@@ -14,4 +14,7 @@ public static class CheckpointMetadata
 
     /// <summary><c>int8</c> for a quantized model; absent otherwise.</summary>
     public const string QuantizationKey = "msswift.quantization";
+
+    /// <summary>The <see cref="QuantizationKey"/> value of an int8 checkpoint.</summary>
+    public const string EightBitQuantization = "int8";
 }

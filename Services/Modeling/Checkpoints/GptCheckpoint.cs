@@ -24,7 +24,7 @@ public static class GptCheckpoint
         };
         if (model.IsInt8)
         {
-            metadata[CheckpointMetadata.QuantizationKey] = "int8";
+            metadata[CheckpointMetadata.QuantizationKey] = CheckpointMetadata.EightBitQuantization;
         }
 
         return store.SaveAsync(name, (stream, _) =>
@@ -55,7 +55,7 @@ public static class GptCheckpoint
             {
                 var config = JsonSerializer.Deserialize<GptConfig>(configJson) ?? throw new InvalidDataException($"checkpoint '{name}' has an empty config");
                 tokenizer = TokenizerRegistry.Create(file.Metadata.GetValueOrDefault(CheckpointMetadata.TokenizerKey, TokenizerRegistry.DefaultId));
-                model = new GptModel(config, quantized: file.Metadata.GetValueOrDefault(CheckpointMetadata.QuantizationKey) == "int8");
+                model = new GptModel(config, quantized: file.Metadata.GetValueOrDefault(CheckpointMetadata.QuantizationKey) == CheckpointMetadata.EightBitQuantization);
                 model.load_state_dict(file.Tensors.ToDictionary(entry => entry.Key, entry => entry.Value), strict: true);
             }
             else if (HuggingFaceGpt2.LooksLikeGpt2(file))

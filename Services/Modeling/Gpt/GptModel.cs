@@ -12,7 +12,7 @@ namespace MsSwift.Modeling.Gpt;
 /// </summary>
 public sealed class GptModel : Module<Tensor, Tensor>
 {
-    private readonly Embedding wte;
+    private readonly Module<Tensor, Tensor> wte;
     private readonly Embedding wpe;
     private readonly ModuleList<TransformerBlock> h;
     private readonly LayerNorm ln_f;
@@ -28,7 +28,7 @@ public sealed class GptModel : Module<Tensor, Tensor>
             : (inputs, outputs) => Linear(inputs, outputs);
         lock (Initialization)
         {
-            wte = Embedding(config.VocabSize, config.Width);
+            wte = quantized ? new Int8Embedding(config.VocabSize, config.Width) : Embedding(config.VocabSize, config.Width);
             wpe = Embedding(config.ContextLength, config.Width);
             h = ModuleList(Enumerable.Range(0, config.Layers).Select(layer => new TransformerBlock(config, layer, linear)).ToArray());
             ln_f = LayerNorm(config.Width, config.LayerNormEpsilon);
@@ -59,9 +59,10 @@ public sealed class GptModel : Module<Tensor, Tensor>
 
     public bool IsInt8 { get; }
 
-    public Device Device => wte.weight!.device;
+    // wpe, not wte: the token embedding is int8 in a quantized model.
+    public Device Device => wpe.weight!.device;
 
-    public ScalarType DType => wte.weight!.dtype;
+    public ScalarType DType => wpe.weight!.dtype;
 
     /// <summary>Logits [batch, steps, vocab] for token ids [batch, steps], attending causally.</summary>
     public override Tensor forward(Tensor tokens) => Logits(tokens, cache: null);
@@ -97,7 +98,7 @@ public sealed class GptModel : Module<Tensor, Tensor>
         }
 
         cache?.Advance((int)steps);
-        return functional.linear(ln_f.forward(x), wte.weight!);
+        return Head(ln_f.forward(x));
     }
 
     /// <summary>
@@ -118,8 +119,15 @@ public sealed class GptModel : Module<Tensor, Tensor>
         }
 
         cache.EndStep();
-        return functional.linear(ln_f.forward(x), wte.weight!);
+        return Head(ln_f.forward(x));
     }
+
+    /// <summary>The output head, tied to the token embedding.</summary>
+    private Tensor Head(Tensor x) => wte is Int8Embedding table ? table.Project(x) : functional.linear(x, ((Embedding)wte).weight!);
+
+    /// <summary>Bytes of every weight, buffer and scale the model holds: what a loaded version occupies.</summary>
+    public long WeightBytes() =>
+        parameters().Cast<Tensor>().Concat(buffers()).Sum(tensor => tensor.NumberOfElements * tensor.ElementSize);
 
     /// <summary>The bytes held by the linear layers' weights (int8 values plus their scales when quantized).</summary>
     public long LinearWeightBytes() =>

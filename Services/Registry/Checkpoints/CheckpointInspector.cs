@@ -5,7 +5,7 @@ using MsSwift.ServiceDefaults.Errors;
 namespace MsSwift.Registry.Checkpoints;
 
 /// <summary>What the registry records about a checkpoint, read from the store itself rather than taken on trust.</summary>
-public sealed record CheckpointFacts(long SizeBytes, string Sha256, string ConfigJson, string Tokenizer);
+public sealed record CheckpointFacts(long SizeBytes, string Sha256, string ConfigJson, string Tokenizer, string Quantization);
 
 /// <summary>Reads a checkpoint once from the shared store: its size, SHA-256, and the model config and tokenizer in its header.</summary>
 public sealed class CheckpointInspector(Lazy<ICheckpointStore> store)
@@ -53,7 +53,8 @@ public sealed class CheckpointInspector(Lazy<ICheckpointStore> store)
             }
 
             return new CheckpointFacts(size, Convert.ToHexStringLower(hash.GetHashAndReset()),
-                metadata.GetValueOrDefault(CheckpointMetadata.ConfigKey, ""), metadata.GetValueOrDefault(CheckpointMetadata.TokenizerKey, ""));
+                metadata.GetValueOrDefault(CheckpointMetadata.ConfigKey, ""), metadata.GetValueOrDefault(CheckpointMetadata.TokenizerKey, ""),
+                metadata.GetValueOrDefault(CheckpointMetadata.QuantizationKey, ""));
         }
     }
 }

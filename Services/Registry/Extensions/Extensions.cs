@@ -26,6 +26,7 @@ internal static class Extensions
         }));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CheckpointInspector>();
+        builder.Services.AddSingleton<CheckpointQuantizer>();
         builder.Services.AddSingleton<ModelStore>();
         builder.Services.AddSingleton<ModelEventOutbox>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelEventOutbox>());

@@ -23,4 +23,7 @@ internal sealed class ModelRegistryAdminImpl(RegistryService registry) : ModelRe
 
     public override Task<RegisteredModel> DeleteVersion(ChangeVersionRequest request, ServerCallContext context) =>
         registry.DeleteAsync(request.Model, request.Version, request.ExpectedRevision, context.CancellationToken);
+
+    public override Task<RegisteredModel> QuantizeVersion(QuantizeVersionRequest request, ServerCallContext context) =>
+        registry.QuantizeAsync(request, context.CancellationToken);
 }

@@ -32,6 +32,17 @@ internal static class RegistryEndpoints
         });
         models.MapPost("/{model}/versions/{version}/promote", async (string model, string version, HttpRequest request, RegistryService registry, CancellationToken cancellationToken) =>
             Model(await registry.PromoteAsync(model, version, ExpectedRevision(request), cancellationToken)));
+        models.MapPost("/{model}/versions/{version}/quantize", async (string model, string version, HttpRequest request, RegistryService registry, CancellationToken cancellationToken) =>
+        {
+            // The body is optional: {"targetVersion": "..."} names the new version.
+            var body = await ReadAsync<QuantizeVersionRequest>(request);
+            body.Model = model;
+            body.Version = version;
+            body.ExpectedRevision = ExpectedRevision(request);
+            var before = await registry.GetAsync(model);
+            var after = await registry.QuantizeAsync(body, cancellationToken);
+            return Model(after, after.Revision == before.Revision ? StatusCodes.Status200OK : StatusCodes.Status201Created);
+        });
         models.MapPost("/{model}/rollback", async (string model, HttpRequest request, RegistryService registry, CancellationToken cancellationToken) =>
             Model(await registry.RollBackAsync(model, ExpectedRevision(request), cancellationToken)));
         models.MapPut("/{model}/canary", async (string model, HttpRequest request, RegistryService registry, CancellationToken cancellationToken) =>

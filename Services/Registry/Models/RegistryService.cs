@@ -1,5 +1,6 @@
 using MsSwift.Contracts.Registry.V1;
 using MsSwift.Contracts.V1;
+using MsSwift.Modeling.Checkpoints;
 using MsSwift.Registry.Checkpoints;
 using MsSwift.Registry.Events;
 using MsSwift.Registry.Storage;
@@ -13,7 +14,7 @@ namespace MsSwift.Registry.Models;
 /// publish the change's event.
 /// </summary>
 public sealed partial class RegistryService(
-    ModelStore store, CheckpointInspector checkpoints, ModelEventOutbox outbox, TimeProvider time, ILogger<RegistryService> logger)
+    ModelStore store, CheckpointInspector checkpoints, CheckpointQuantizer quantizer, ModelEventOutbox outbox, TimeProvider time, ILogger<RegistryService> logger)
 {
     public const int DefaultCanaryPageSize = 500;
     public const int MaxCanaryPageSize = 1000;
@@ -96,6 +97,7 @@ public sealed partial class RegistryService(
             ConfigJson = facts.ConfigJson,
             Tokenizer = facts.Tokenizer,
             ParentVersion = request.ParentVersion,
+            Quantization = facts.Quantization,
         };
         version.Metrics.Add(request.Metrics);
         try
@@ -126,6 +128,72 @@ public sealed partial class RegistryService(
         var current = await store.ReadAsync(request.Model);
         return ModelRules.VersionOfJob(current, request.SourceJob) is null ? null : current;
     }
+
+    /// <summary>
+    /// Registers an int8 copy of a version (see the proto's QuantizeVersion). The checkpoint is
+    /// written before the version is registered; a crash in between leaves an unreferenced file that
+    /// the next attempt overwrites with the same bytes.
+    /// </summary>
+    public async Task<RegisteredModel> QuantizeAsync(QuantizeVersionRequest request, CancellationToken cancellationToken)
+    {
+        ModelRules.ValidateName(request.Model, "model");
+        ModelRules.ValidateName(request.Version, "version");
+        var target = request.TargetVersion.Length == 0 ? $"{request.Version}-int8" : request.TargetVersion;
+        ModelRules.ValidateName(target, "target_version");
+        var current = await GetAsync(request.Model);
+        var source = ModelRules.Find(current, request.Version)
+            ?? throw new ServiceException(ServiceError.NotFound, $"model '{request.Model}' has no version '{request.Version}'");
+        if (source.Quantization.Length > 0)
+        {
+            throw new ServiceException(ServiceError.FailedPrecondition, $"version '{source.Version}' is {source.Quantization} already; quantize its parent '{source.ParentVersion}' instead");
+        }
+
+        if (Int8ChildOf(current, source.Version) is not null)
+        {
+            return current;
+        }
+
+        if (request.ExpectedRevision > 0 && current.Revision != request.ExpectedRevision)
+        {
+            throw new ServiceException(ServiceError.StaleRevision,
+                $"model '{request.Model}' is at revision {current.Revision}, not the expected {request.ExpectedRevision}; re-read it and decide again");
+        }
+
+        if (ModelRules.Find(current, target) is not null)
+        {
+            throw new ServiceException(ServiceError.AlreadyExists, $"model '{request.Model}' already has a version '{target}'; name another target_version");
+        }
+
+        var checkpoint = $"{request.Model}/{target}/model.int8.safetensors";
+        await quantizer.QuantizeAsync(source.Checkpoint, checkpoint, cancellationToken);
+        var register = new RegisterVersionRequest
+        {
+            Model = request.Model,
+            Version = target,
+            Checkpoint = checkpoint,
+            ParentVersion = source.Version,
+            DatasetHash = source.DatasetHash,
+            ExpectedRevision = request.ExpectedRevision,
+        };
+        try
+        {
+            return await RegisterAsync(register, cancellationToken);
+        }
+        catch (ServiceException refused) when (refused.Error is ServiceError.AlreadyExists or ServiceError.Conflict)
+        {
+            // Two quantizations of one version raced: the winner's version answers this one too.
+            var raced = await store.ReadAsync(request.Model);
+            if (Int8ChildOf(raced, source.Version) is not null)
+            {
+                return raced;
+            }
+
+            throw;
+        }
+    }
+
+    private static ModelVersion? Int8ChildOf(RegisteredModel model, string version) =>
+        model.Versions.FirstOrDefault(child => child.ParentVersion == version && child.Quantization == CheckpointMetadata.EightBitQuantization);
 
     public Task<RegisteredModel> PromoteAsync(string model, string version, long expectedRevision, CancellationToken cancellationToken) =>
         ChangeAsync(model, expectedRevision, (current, now) => ModelRules.Promote(current, version, now), cancellationToken);
