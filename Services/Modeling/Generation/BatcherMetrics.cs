@@ -38,4 +38,10 @@ public sealed class BatcherMetrics(Meter meter)
 
     internal UpDownCounter<long> Pending { get; } = meter.CreateUpDownCounter<long>(
         "msswift.inference.requests.pending", "{request}", "Requests queued or generating");
+
+    internal Counter<long> PrefixCacheQueries { get; } = meter.CreateCounter<long>(
+        "msswift.inference.prefix_cache.queries", "{token}", "Prompt tokens looked up in the prefix cache (vLLM's prefix_cache_queries)");
+
+    internal Counter<long> PrefixCacheHits { get; } = meter.CreateCounter<long>(
+        "msswift.inference.prefix_cache.hits", "{token}", "Prompt tokens whose keys and values came from the prefix cache; hits / queries is the hit rate (vLLM's prefix_cache_hits)");
 }
