@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using MsSwift.Modeling.Checkpoints;
+using MsSwift.Modeling.Generation;
 
 namespace MsSwift.Inference;
 
@@ -28,6 +29,12 @@ public sealed class InferenceOptions
 
     /// <summary>How long an idle engine waits to fill a batch; 0 never delays a lone request.</summary>
     public int MaxQueueDelayMs { get; set; }
+
+    /// <summary>
+    /// Memory per model version for the keys and values of prompt prefixes that later requests
+    /// reuse (automatic prefix caching); 0 turns it off.
+    /// </summary>
+    public int PrefixCacheMegabytes { get; set; } = (int)(BatcherOptions.DefaultPrefixCacheBytes >> 20);
 
     /// <summary>
     /// The registry's gRPC address to reconcile with; empty means <c>http://_grpc.registry</c>
@@ -86,6 +93,11 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
         if (options.MaxQueueDelayMs is < 0 or > 10_000)
         {
             failures.Add($"{section}:MaxQueueDelayMs must be between 0 and 10000, got {options.MaxQueueDelayMs}");
+        }
+
+        if (options.PrefixCacheMegabytes is < 0 or > 1_048_576)
+        {
+            failures.Add($"{section}:PrefixCacheMegabytes must be between 0 and 1048576 (1 TiB), got {options.PrefixCacheMegabytes}");
         }
 
         if (options.AsyncRequestLeaseSeconds is < 3 or > 3600)

@@ -44,13 +44,15 @@ public sealed class PrefixCacheTests
         {
             Request(SystemPrompt, "?", 9),                                            // a hit with a one-token remainder
             Request(SystemPrompt, "Tell me, at some length, how a KV cache works.", 7), // a hit with a long remainder
-            Request([], "hi", 11),                                                   // a short miss, padded into the computed part
+            Request([], "hi", 11),                                                   // a short miss
+            Request([], new string('q', 44), 10),                                     // a miss beside longer remainders: padded into the computed part
             Request([], new string('z', 90), 5),                                      // a miss longer than every remainder
             Request(SystemPrompt, "", 6),                                             // the prefix itself: its last token is computed
-            Request(SystemPrompt[..40], "and then something else entirely", 8),      // two of the four blocks
+            Request(SystemPrompt[..40], "and then something else entirely", 8),      // two of the four blocks, the second partly used
         };
         var cold = requests.Select(request => new TextGenerator(model, Bytes).Generate([request])[0]).ToList();
-        // The delay makes the idle engine take all of them in one prefill.
+        // The delay makes the idle engine take all of them in one admission; its forwards group
+        // the prompts by remainder (1 and 2; 16; 41, 44 and 47; 90 positions).
         await using var batcher = new ContinuousBatcher(model, Bytes, new BatcherOptions { MaxBatchSize = 8, MaxQueueDelay = TimeSpan.FromMilliseconds(500) });
         await batcher.Submit(Request(SystemPrompt, "warm up", 2)).Completion.WaitAsync(Timeout);
         var computedBefore = batcher.PrefillPositions;

@@ -2,7 +2,7 @@ using MsSwift.Bench;
 
 // Benchmarks, run side by side in one process so ratios hold on a noisy machine.
 //   model [--threads N] [--repeats N] [--python PATH]   model core vs PyTorch (see docs/BENCHMARKS.md)
-//   inference [--threads N]                              batching on vs off, continuous vs request-level
+//   inference [--threads N] [--parts uniform,mixed,prefix]  batching on vs off, continuous vs request-level, prefix cache cold vs warm
 //   gateway [--requests N] [--rate N]                    the same gRPC load direct and through the gateway (h2load)
 //   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
 //   data [--gib N] [--calls N]                           ingest and serve a synthetic text file past 2 GiB (written under /tmp, deleted after)
@@ -17,7 +17,7 @@ string Text(string name, string fallback) =>
 return command switch
 {
     "model" => await ModelBenchmark.RunAsync(Option("--threads", 2), Option("--repeats", 10), Text("--python", "/usr/bin/python3")),
-    "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2)),
+    "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2), Text("--parts", "uniform,mixed,prefix").Split(',')),
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200)),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
@@ -28,6 +28,6 @@ return command switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
     return 2;
 }

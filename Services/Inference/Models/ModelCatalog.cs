@@ -79,6 +79,7 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
             MaxBatchSize = settings.MaxBatchSize,
             MaxQueueSize = settings.MaxQueueSize,
             MaxQueueDelay = TimeSpan.FromMilliseconds(settings.MaxQueueDelayMs),
+            PrefixCacheBytes = (long)settings.PrefixCacheMegabytes << 20,
         }, metrics, new TagList { { "model", model }, { "version", version } });
         var served = new ServedModel(model, version, checkpoint, loaded, batcher);
         var elapsedMs = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;

@@ -11,14 +11,18 @@ namespace MsSwift.Modeling.Gpt;
 internal static class LengthGroups
 {
     /// <summary>
-    /// What one more attention call per layer of a decode step costs, in cached positions read by
-    /// one row: on the benchmark model (4 heads of 64, fp32, 2 cores) a call's overhead is about
-    /// what reading this many positions takes.
+    /// What one more group costs a decode step, in cached positions of one row: its ~8 extra
+    /// tensor calls per layer (~25 us on this machine's 2 cores) take about as long as reading
+    /// ~100 positions of keys and values (2 KB per position and layer on the benchmark model,
+    /// from memory rather than cache).
     /// </summary>
-    internal const long AttentionGroupCost = 32;
+    internal const long AttentionGroupCost = 96;
 
-    /// <summary>What one more prefill forward costs, in prompt positions computed (the same model).</summary>
-    internal const long PrefillGroupCost = 32;
+    /// <summary>
+    /// What one more prefill forward costs, in prompt positions: its fixed ~0.4 ms of calls is
+    /// about ten positions of the benchmark model's prefill (~45 us each).
+    /// </summary>
+    internal const long PrefillGroupCost = 16;
 
     /// <summary>Longest run the search looks back over; bounds its cost at large batch sizes.</summary>
     private const int MaxGroupRows = 64;
