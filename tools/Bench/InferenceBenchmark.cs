@@ -160,8 +160,9 @@ internal static class InferenceBenchmark
     /// <summary>
     /// <paramref name="clients"/> callers, each sending its next request when the previous one is
     /// answered, until <paramref name="requests"/> were sent or <paramref name="duration"/> passed.
+    /// With <paramref name="reportSteps"/>, the engine's average decode step (ms, prefills
+    /// included) and rows per step take the latencies' places.
     /// </summary>
-    /// <param name="reportSteps">Report the engine's average decode step (ms, prefills included) and rows per step in place of the latencies.</param>
     private static async Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens, bool reportSteps = false)
     {
         await using var batcher = new ContinuousBatcher(model, tokenizer, new BatcherOptions { MaxBatchSize = maxBatch, MaxQueueSize = 4096 });
