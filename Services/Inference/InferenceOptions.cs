@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using MsSwift.Modeling.Checkpoints;
+using MsSwift.Modeling.Generation;
 
 namespace MsSwift.Inference;
 
@@ -44,6 +45,12 @@ public sealed class InferenceOptions
 
     /// <summary>Latency targets per model name (every version of it), for the adaptive scheduler.</summary>
     public Dictionary<string, LatencyTargetOptions> LatencyTargets { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Memory per model version for the keys and values of prompt prefixes that later requests
+    /// reuse (automatic prefix caching); 0 turns it off.
+    /// </summary>
+    public int PrefixCacheMegabytes { get; set; } = (int)(BatcherOptions.DefaultPrefixCacheBytes >> 20);
 
     /// <summary>
     /// The registry's gRPC address to reconcile with; empty means <c>http://_grpc.registry</c>
@@ -135,6 +142,11 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
             {
                 failures.Add($"{section}:LatencyTargets:{model} needs {section}:Scheduler 'adaptive': the fixed scheduler has no targets");
             }
+        }
+
+        if (options.PrefixCacheMegabytes is < 0 or > 1_048_576)
+        {
+            failures.Add($"{section}:PrefixCacheMegabytes must be between 0 and 1048576 (1 TiB), got {options.PrefixCacheMegabytes}");
         }
 
         if (options.AsyncRequestLeaseSeconds is < 3 or > 3600)

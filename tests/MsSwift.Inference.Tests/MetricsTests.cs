@@ -38,6 +38,30 @@ public sealed class MetricsTests(InferenceServerFixture fixture)
         Assert.Contains(after.Keys, key => key.StartsWith("msswift_inference_requests_pending", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Requests_sharing_a_long_prompt_prefix_show_prefix_cache_hits()
+    {
+        var server = fixture.Server;
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.HttpPort}") };
+        var shared = "A system prompt of exactly sixty-four bytes, shared by both asks";
+        var before = Parse(await http.GetStringAsync("/metrics"));
+
+        foreach (var question in new[] { " first?", " second?" })
+        {
+            await server.Client.PredictAsync(new PredictRequest
+            {
+                InputData = ByteString.CopyFromUtf8(shared + question),
+                Parameters = new GenerationParameters { MaxNewTokens = 2 },
+            });
+        }
+
+        var after = Parse(await http.GetStringAsync("/metrics"));
+        var queries = Sum(after, "msswift_inference_prefix_cache_queries_total", null) - Sum(before, "msswift_inference_prefix_cache_queries_total", null);
+        var hits = Sum(after, "msswift_inference_prefix_cache_hits_total", null) - Sum(before, "msswift_inference_prefix_cache_hits_total", null);
+        Assert.True(queries >= 2 * 64 + 15, $"prefix cache queries rose by {queries}");
+        Assert.True(hits >= 48, $"prefix cache hits rose by {hits}: the second request did not reuse the first one's prefix");
+    }
+
     /// <summary>Prometheus text format: "name{labels} value" per sample line.</summary>
     private static Dictionary<string, double> Parse(string text) =>
         text.Split('\n')

@@ -11,7 +11,8 @@ namespace MsSwift.Bench;
 /// Inference batching benchmark, on the serving engine (the gRPC and HTTP front ends add the same
 /// cost to every configuration): dynamic batching on (continuous, batch 16) vs off (batch 1) at 1,
 /// 8 and 64 concurrent clients; then continuous vs request-level batching with mixed output
-/// lengths. Every measurement runs in a fresh process (this program with <c>inference-case</c>),
+/// lengths; then time to first token behind a long shared prefix, cold vs from the prefix cache
+/// (<c>--parts</c> picks among the three). Every measurement runs in a fresh process (this program with <c>inference-case</c>),
 /// one after another: libtorch's per-thread state from one configuration otherwise slows the next
 /// (a 16-row decode step measured 1.9 ms in a fresh process and 3.9 ms after other configurations
 /// had run in it), which would favour whichever configuration runs first.
@@ -23,38 +24,64 @@ internal static class InferenceBenchmark
     private const int MixedClients = 64;
     private const int MixedRequests = 512;
     private const int Rounds = 3;
+    private const int SharedPrefixTokens = 200;
+    private const int PrefixRequests = 100;
 
     /// <summary>How long each uniform-length case runs: short runs swung by a third on this shared machine.</summary>
     private static readonly TimeSpan UniformDuration = TimeSpan.FromSeconds(5);
     private static readonly int[] ClientCounts = [1, 8, 64];
 
-    public static async Task<int> RunAsync(int threads)
+    public static async Task<int> RunAsync(int threads, string[] parts)
     {
         TorchRuntime.Configure(threads);
         Console.WriteLine($"model: {ModelBenchmark.DefaultConfig.Layers} layers, width {ModelBenchmark.DefaultConfig.Width}; {TorchRuntime.IntraOpThreads} threads; prompts {PromptTokens} tokens, {NewTokens} new tokens, greedy; each measurement in a fresh process");
-        Console.WriteLine();
-        Console.WriteLine("| clients | batching | requests/s | tokens/s | p50 latency | p99 latency | throughput on / off |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
-        // Every case three times, alternated, best of each: the machine's background load drifts over a run.
-        var uniform = await BestOfAsync(threads, [.. ClientCounts.SelectMany(clients => new[] { $"off-{clients}", $"on-{clients}" })]);
-        foreach (var clients in ClientCounts)
+        if (parts.Contains("uniform"))
         {
-            var off = uniform[$"off-{clients}"];
-            var on = uniform[$"on-{clients}"];
-            Console.WriteLine($"| {clients} | off (batch 1) | {off.RequestsPerSecond:F1} | {off.TokensPerSecond:F0} | {off.P50:F0} ms | {off.P99:F0} ms | |");
-            Console.WriteLine($"| {clients} | on (continuous, batch 16) | {on.RequestsPerSecond:F1} | {on.TokensPerSecond:F0} | {on.P50:F0} ms | {on.P99:F0} ms | {on.RequestsPerSecond / off.RequestsPerSecond:F2}x |");
+            Console.WriteLine();
+            Console.WriteLine("| clients | batching | requests/s | tokens/s | p50 latency | p99 latency | throughput on / off |");
+            Console.WriteLine("|---|---|---|---|---|---|---|");
+            // Every case three times, alternated, best of each: the machine's background load drifts over a run.
+            var uniform = await BestOfAsync(threads, [.. ClientCounts.SelectMany(clients => new[] { $"off-{clients}", $"on-{clients}" })]);
+            foreach (var clients in ClientCounts)
+            {
+                var off = uniform[$"off-{clients}"];
+                var on = uniform[$"on-{clients}"];
+                Console.WriteLine($"| {clients} | off (batch 1) | {off.RequestsPerSecond:F1} | {off.TokensPerSecond:F0} | {off.P50:F0} ms | {off.P99:F0} ms | |");
+                Console.WriteLine($"| {clients} | on (continuous, batch 16) | {on.RequestsPerSecond:F1} | {on.TokensPerSecond:F0} | {on.P50:F0} ms | {on.P99:F0} ms | {on.RequestsPerSecond / off.RequestsPerSecond:F2}x |");
+            }
         }
 
-        var mixed = (await BestOfAsync(threads, ["static", "early-exit", "continuous"])).ToDictionary(entry => entry.Key, entry => entry.Value.TokensPerSecond);
-        var continuous = mixed["continuous"];
-        Console.WriteLine();
-        Console.WriteLine($"Mixed output lengths ({MixedRequests} requests from {MixedClients} clients, 1 in 8 asks for 128 tokens, the rest 16; batch 16):");
-        Console.WriteLine();
-        Console.WriteLine("| batching | tokens/s | continuous / this |");
-        Console.WriteLine("|---|---|---|");
-        Console.WriteLine($"| request-level, static (every row computed until the batch's longest ends) | {mixed["static"]:F0} | {continuous / mixed["static"]:F2}x |");
-        Console.WriteLine($"| request-level, early exit (finished rows leave; nobody joins) | {mixed["early-exit"]:F0} | {continuous / mixed["early-exit"]:F2}x |");
-        Console.WriteLine($"| continuous (sequences join and leave between steps) | {continuous:F0} | |");
+        if (parts.Contains("mixed"))
+        {
+            var mixed = await BestOfAsync(threads, ["static", "early-exit", "continuous"]);
+            var continuous = mixed["continuous"].TokensPerSecond;
+            Console.WriteLine();
+            Console.WriteLine($"Mixed output lengths ({MixedRequests} requests from {MixedClients} clients, 1 in 8 asks for 128 tokens, the rest 16; batch 16):");
+            Console.WriteLine();
+            Console.WriteLine("| batching | tokens/s | continuous / this |");
+            Console.WriteLine("|---|---|---|");
+            Console.WriteLine($"| request-level, static (every row computed until the batch's longest ends) | {mixed["static"].TokensPerSecond:F0} | {continuous / mixed["static"].TokensPerSecond:F2}x |");
+            Console.WriteLine($"| request-level, early exit (finished rows leave; nobody joins) | {mixed["early-exit"].TokensPerSecond:F0} | {continuous / mixed["early-exit"].TokensPerSecond:F2}x |");
+            Console.WriteLine($"| continuous (sequences join and leave between steps) | {continuous:F0} | |");
+            // For the continuous case P50 and P99 carry its engine's average step (prefills included) and rows per step.
+            Console.WriteLine();
+            Console.WriteLine(FormattableString.Invariant($"continuous: {mixed["continuous"].P50:F2} ms per decode step (prefills included), {mixed["continuous"].P99:F1} rows per step"));
+        }
+
+        if (parts.Contains("prefix"))
+        {
+            // Lowest median wins here: the cases measure latency, not throughput.
+            var prefix = await BestOfAsync(threads, ["ttft-cold", "ttft-warm"], lowerIsBetter: true);
+            var (cold, warm) = (prefix["ttft-cold"], prefix["ttft-warm"]);
+            Console.WriteLine();
+            Console.WriteLine($"Time to first token with a {SharedPrefixTokens}-token shared prefix ({PrefixRequests} requests one after another, each the prefix plus {PromptTokens} tokens of its own; batch 16):");
+            Console.WriteLine();
+            Console.WriteLine("| prefix | p50 | p99 | warm / cold (p50) |");
+            Console.WriteLine("|---|---|---|---|");
+            Console.WriteLine(FormattableString.Invariant($"| cold (a prefix never seen before) | {cold.P50:F2} ms | {cold.P99:F2} ms | |"));
+            Console.WriteLine(FormattableString.Invariant($"| warm (the prefix in the prefix cache) | {warm.P50:F2} ms | {warm.P99:F2} ms | {warm.P50 / cold.P50:F2}x |"));
+        }
+
         return 0;
     }
 
@@ -71,7 +98,9 @@ internal static class InferenceBenchmark
         {
             "static" => MeasureRequestLevel(model, tokenizer, maxBatch: 16, MixedRequests, Mixed, earlyExit: false),
             "early-exit" => MeasureRequestLevel(model, tokenizer, maxBatch: 16, MixedRequests, Mixed, earlyExit: true),
-            "continuous" => await MeasureAsync(model, tokenizer, maxBatch: 16, MixedClients, MixedRequests, duration: null, Mixed),
+            "continuous" => await MeasureAsync(model, tokenizer, maxBatch: 16, MixedClients, MixedRequests, duration: null, Mixed, reportSteps: true),
+            "ttft-cold" => await MeasurePrefixAsync(model, tokenizer, warm: false),
+            "ttft-warm" => await MeasurePrefixAsync(model, tokenizer, warm: true),
             _ when parts is ["off" or "on", var text] && int.TryParse(text, out var clients) =>
                 await MeasureAsync(model, tokenizer, maxBatch: parts[0] == "on" ? 16 : 1, clients, int.MaxValue, UniformDuration, _ => NewTokens),
             _ when SchedulerBenchmark.Options(name) is { } scheduled =>
@@ -87,8 +116,8 @@ internal static class InferenceBenchmark
     /// <summary>Mixed lengths: one request in eight wants 8x the tokens, the rest are short.</summary>
     private static int Mixed(int i) => i % 8 == 0 ? 128 : 16;
 
-    /// <summary>Each case <see cref="Rounds"/> times, in turn (a b c a b c ...), keeping each one's best run (by throughput).</summary>
-    internal static async Task<Dictionary<string, Measurement>> BestOfAsync(int threads, string[] names, int rounds = Rounds)
+    /// <summary>Each case <paramref name="rounds"/> times, in turn (a b c a b c ...), keeping each one's best run (by throughput, or by the lowest median).</summary>
+    internal static async Task<Dictionary<string, Measurement>> BestOfAsync(int threads, string[] names, int rounds = Rounds, bool lowerIsBetter = false)
     {
         var best = new Dictionary<string, Measurement>();
         for (var round = 0; round < rounds; round++)
@@ -96,7 +125,8 @@ internal static class InferenceBenchmark
             foreach (var name in names)
             {
                 var measured = await CaseAsync(threads, name);
-                if (!best.TryGetValue(name, out var previous) || measured.TokensPerSecond > previous.TokensPerSecond)
+                if (!best.TryGetValue(name, out var previous)
+                    || (lowerIsBetter ? measured.P50 < previous.P50 : measured.TokensPerSecond > previous.TokensPerSecond))
                 {
                     best[name] = measured;
                 }
@@ -132,14 +162,17 @@ internal static class InferenceBenchmark
     /// <summary>
     /// <paramref name="clients"/> callers, each sending its next request when the previous one is
     /// answered, until <paramref name="requests"/> were sent or <paramref name="duration"/> passed.
+    /// With <paramref name="reportSteps"/>, the engine's average decode step (ms, prefills
+    /// included) and rows per step take the latencies' places.
     /// </summary>
-    private static Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens) =>
-        MeasureAsync(model, tokenizer, new BatcherOptions { MaxBatchSize = maxBatch, MaxQueueSize = 4096, Adaptive = false }, clients, requests, duration, newTokens);
+    private static Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens, bool reportSteps = false) =>
+        MeasureAsync(model, tokenizer, new BatcherOptions { MaxBatchSize = maxBatch, MaxQueueSize = 4096, Adaptive = false }, clients, requests, duration, newTokens, reportSteps);
 
-    private static async Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, BatcherOptions options, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens)
+    private static async Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, BatcherOptions options, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens, bool reportSteps = false)
     {
         await using var batcher = new ContinuousBatcher(model, tokenizer, options);
         await WarmUpAsync(batcher, options.MaxBatchSize);
+        var (warmSteps, warmTokens) = (batcher.DecodeSteps, batcher.DecodedTokens);
         var gaps = new List<double>();
         var next = -1;
         var latencies = new List<double>();
@@ -169,7 +202,54 @@ internal static class InferenceBenchmark
         var seconds = watch.Elapsed.TotalSeconds;
         latencies.Sort();
         gaps.Sort();
+        if (reportSteps)
+        {
+            var steps = batcher.DecodeSteps - warmSteps;
+            return new Measurement(latencies.Count / seconds, tokens / seconds, seconds * 1000 / steps, (batcher.DecodedTokens - warmTokens) / (double)steps);
+        }
+
         return new Measurement(latencies.Count / seconds, tokens / seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), Percentile(gaps, 0.50), Percentile(gaps, 0.99));
+    }
+
+    /// <summary>
+    /// Time to first token of <see cref="PrefixRequests"/> requests sent one after another, each a
+    /// <see cref="SharedPrefixTokens"/>-token prefix plus a question of its own: cold, every prefix
+    /// is new; warm, all share one prefix that an earlier request left in the prefix cache.
+    /// </summary>
+    private static async Task<Measurement> MeasurePrefixAsync(GptModel model, ITokenizer tokenizer, bool warm)
+    {
+        await using var batcher = new ContinuousBatcher(model, tokenizer, new BatcherOptions { MaxBatchSize = 16, MaxQueueSize = 4096 });
+        await WarmUpAsync(batcher, 16);
+        var shared = Tokens(seed: -1, SharedPrefixTokens);
+        GenerationRequest Ask(int index) => new(
+            [.. warm ? shared : Tokens(seed: -2 - index, SharedPrefixTokens), .. Tokens(seed: index, PromptTokens)],
+            new GenerationOptions { MaxNewTokens = 1 });
+        if (warm)
+        {
+            await batcher.Submit(Ask(-1)).Completion;
+        }
+
+        var latencies = new List<double>();
+        for (var i = 0; i < PrefixRequests; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await batcher.Submit(Ask(i)).Completion;
+            latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        if (warm && batcher.PrefixCacheHits < (long)PrefixRequests * (SharedPrefixTokens / PrefixCache.BlockTokens) * PrefixCache.BlockTokens)
+        {
+            throw new InvalidOperationException($"only {batcher.PrefixCacheHits} prompt tokens came from the prefix cache");
+        }
+
+        latencies.Sort();
+        return new Measurement(0, 0, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
+    }
+
+    private static int[] Tokens(int seed, int count)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => random.Next(256)).ToArray();
     }
 
     /// <summary>

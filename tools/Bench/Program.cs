@@ -3,7 +3,7 @@ using MsSwift.Bench;
 // Benchmarks, run side by side in one process so ratios hold on a noisy machine.
 //   model [--threads N] [--repeats N] [--python PATH]   model core vs PyTorch (see docs/BENCHMARKS.md)
 //   int8 [--threads N] [--repeats N] [--python PATH]   int8 vs fp32 serving: tokens/s at batch 1 and 16, memory, bandwidth share
-//   inference [--threads N]                              batching on vs off, continuous vs request-level
+//   inference [--threads N] [--parts uniform,mixed,prefix]  batching on vs off, continuous vs request-level, prefix cache cold vs warm
 //   scheduler [--threads N] [--rounds N]                 the adaptive scheduler vs every fixed batch size at 1, 8, 64 clients
 //   gateway [--requests N] [--rate N]                    the same gRPC load direct and through the gateway (h2load)
 //   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
@@ -20,7 +20,7 @@ return command switch
 {
     "model" => await ModelBenchmark.RunAsync(Option("--threads", 2), Option("--repeats", 10), Text("--python", "/usr/bin/python3")),
     "int8" => await Int8Benchmark.RunAsync(Option("--threads", 2), Option("--repeats", 3), Text("--python", "/usr/bin/python3")),
-    "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2)),
+    "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2), Text("--parts", "uniform,mixed,prefix").Split(',')),
     "scheduler" => await SchedulerBenchmark.RunAsync(Option("--threads", 2), Option("--rounds", 1)),
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200)),
@@ -32,6 +32,6 @@ return command switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
     return 2;
 }

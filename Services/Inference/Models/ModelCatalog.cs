@@ -97,6 +97,7 @@ public sealed partial class ModelCatalog(Lazy<ICheckpointStore> store, IOptions<
             MaxQueueDelay = TimeSpan.FromMilliseconds(settings.MaxQueueDelayMs),
             Adaptive = settings.Scheduler == "adaptive",
             Targets = Targets(settings, model),
+            PrefixCacheBytes = (long)settings.PrefixCacheMegabytes << 20,
         }, metrics, new TagList { { "model", model }, { "version", version } });
         var served = new ServedModel(model, version, checkpoint, loaded, batcher);
         var elapsedMs = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;

@@ -49,4 +49,10 @@ public sealed class BatcherMetrics(Meter meter)
 
     /// <summary>Exports an engine's <see cref="SchedulerState"/> with these tags until the result is disposed.</summary>
     public IDisposable Observe(Func<SchedulerState> state, TagList tags) => _scheduler.Observe(state, tags);
+
+    internal Counter<long> PrefixCacheQueries { get; } = meter.CreateCounter<long>(
+        "msswift.inference.prefix_cache.queries", "{token}", "Prompt tokens looked up in the prefix cache (vLLM's prefix_cache_queries)");
+
+    internal Counter<long> PrefixCacheHits { get; } = meter.CreateCounter<long>(
+        "msswift.inference.prefix_cache.hits", "{token}", "Prompt tokens whose keys and values came from the prefix cache; hits / queries is the hit rate (vLLM's prefix_cache_hits)");
 }

@@ -42,6 +42,10 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     private long _arrivals;
     private long _queuedAtSum;
     private SchedulerState _state = SchedulerState.Idle;
+    private long _prefillPositions;
+    private long _prefixCacheQueries;
+    private long _prefixCacheHits;
+    private PrefixCache? _prefixes; // the engine thread's, like the slot cache
 
     /// <param name="model">The model; the batcher's engine thread is its only user.</param>
     /// <param name="tokenizer">Decodes tokens for stop sequences and results.</param>
@@ -82,6 +86,13 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
     /// <summary>The cap on running sequences (a latency target lowers it below the slots).</summary>
     public int BatchLimit => _options.Adaptive ? _scheduler.BatchLimit : _options.MaxBatchSize;
+    /// <summary>Prompt positions prefills computed (padding not counted); a prefix-cache hit is not computed.</summary>
+    public long PrefillPositions => Interlocked.Read(ref _prefillPositions);
+
+    /// <summary>Prompt tokens looked up in the prefix cache, and those found there (vLLM's prefix_cache_queries / _hits).</summary>
+    public long PrefixCacheQueries => Interlocked.Read(ref _prefixCacheQueries);
+
+    public long PrefixCacheHits => Interlocked.Read(ref _prefixCacheHits);
 
     /// <summary>Why the engine stopped on its own, or null while it runs (or after a normal stop).</summary>
     public Exception? Fault => _fault;
@@ -150,6 +161,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             using var inference = inference_mode();
             using var cache = new SlotKvCache(_model.Config, _options.MaxBatchSize, _model.Device, _model.DType);
+            using var prefixes = _options.PrefixCacheBytes > 0 ? new PrefixCache(_model.Config, _options.PrefixCacheBytes, _model.DType) : null;
+            _prefixes = prefixes;
             while (!_abort.IsCancellationRequested)
             {
                 if (cache.ActiveRows == 0 && !WaitForWork())
@@ -326,57 +339,85 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         return true;
     }
 
+    /// <summary>
+    /// Prefills the admitted prompts, taking what the prefix cache holds of them, in one left-padded
+    /// forward or a few (<see cref="PrefillPlan"/>), and gives each a slot; then keeps every
+    /// prompt's full blocks for the requests that follow.
+    /// </summary>
     private void Prefill(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles, List<GenerationHandle> admitted)
     {
         using var scope = NewDisposeScope();
-        var longest = admitted.Max(handle => handle.Request.Prompt.Count);
-        var pads = admitted.Select(handle => (long)(longest - handle.Request.Prompt.Count)).ToArray();
-        var ids = new long[admitted.Count * longest];
-        for (var row = 0; row < admitted.Count; row++)
+        var prompts = admitted.Select(handle => handle.Request.Prompt).ToArray();
+        var computed = new List<(PrefillPlan Plan, KvCache Cache, bool[] Finite)>();
+        try
         {
-            var prompt = admitted[row].Request.Prompt;
-            for (var i = 0; i < prompt.Count; i++)
+            foreach (var plan in PrefillPlan.Split(prompts, _prefixes))
             {
-                ids[row * longest + pads[row] + i] = prompt[i];
+                var prefill = plan.CreateCache(_model, _prefixes);
+                computed.Add((plan, prefill, []));
+                var logits = _model.Logits(plan.Tokens(_model.Device), prefill).select(1, -1).to(float32).cpu();
+                CountPrefill(plan.Rows.Length, plan.PromptTokens, plan.Reused);
+                var (greedy, finite) = Summarise(logits);
+                computed[^1] = (plan, prefill, finite);
+                for (var row = 0; row < plan.Rows.Length; row++)
+                {
+                    var handle = admitted[plan.Rows[row]];
+                    var sequence = new Sequence(handle.Request);
+                    if (Step(sequence, handle, logits, row, greedy, finite, contextFull: prefill.Length - plan.Pads[row] >= cache.Capacity) is not StepOutcome.Running)
+                    {
+                        sequence.Sampler.Dispose();
+                        continue;
+                    }
+
+                    var slot = cache.Admit(prefill, row, expectedLength: plan.Prompt(row).Count + handle.Request.Options.MaxNewTokens);
+                    slots[slot] = sequence;
+                    handles[slot] = handle;
+                }
+            }
+
+            // Stored last: storing may evict blocks that a later forward of this admission copies from.
+            foreach (var (plan, prefill, finite) in computed)
+            {
+                for (var row = 0; row < plan.Rows.Length; row++)
+                {
+                    if (finite[row])
+                    {
+                        _prefixes?.Store(plan.Prompt(row), prefill, row, (int)plan.Pads[row]);
+                    }
+                }
             }
         }
-
-        using var prefill = new KvCache(_model.Config, admitted.Count, _model.Device, _model.DType, pads, capacity: longest);
-        var logits = _model.Logits(tensor(ids, [admitted.Count, longest], device: _model.Device), prefill).select(1, -1).to(float32).cpu();
-        _metrics?.Executions.Add(1, _tags);
-        _metrics?.Inferences.Add(admitted.Count, _tags);
-        var (greedy, finite) = Summarise(logits);
-        for (var row = 0; row < admitted.Count; row++)
+        finally
         {
-            var handle = admitted[row];
-            var sequence = new Sequence(handle.Request);
-            if (Step(sequence, handle, logits, row, greedy, finite, contextFull: prefill.Length - pads[row] >= cache.Capacity) is not StepOutcome.Running)
-            {
-                sequence.Sampler.Dispose();
-                continue;
-            }
+            computed.ForEach(entry => entry.Cache.Dispose());
+        }
+    }
 
-            var slot = cache.Admit(prefill, row);
-            slots[slot] = sequence;
-            handles[slot] = handle;
+    private void CountPrefill(int rows, long promptTokens, long reused)
+    {
+        Interlocked.Add(ref _prefillPositions, promptTokens - reused);
+        _metrics?.Executions.Add(1, _tags);
+        _metrics?.Inferences.Add(rows, _tags);
+        if (_prefixes is not null)
+        {
+            Interlocked.Add(ref _prefixCacheQueries, promptTokens);
+            Interlocked.Add(ref _prefixCacheHits, reused);
+            _metrics?.PrefixCacheQueries.Add(promptTokens, _tags);
+            _metrics?.PrefixCacheHits.Add(reused, _tags);
         }
     }
 
     private void DecodeStep(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles)
     {
         using var scope = NewDisposeScope();
-        var rows = cache.ActiveRows;
-        var last = new long[rows];
-        for (var slot = 0; slot < rows; slot++)
-        {
-            last[slot] = slots[slot]?.LastToken ?? 0;
-        }
-
-        var logits = _model.DecodeSlots(tensor(last, [rows, 1], device: _model.Device), cache).select(1, 0).to(float32).cpu();
+        var occupied = cache.OccupiedSlots();
+        var last = occupied.Select(slot => slots[slot]?.LastToken ?? 0L).ToArray();
+        var logits = _model.DecodeSlots(tensor(last, [occupied.Length, 1], device: _model.Device), cache).select(1, 0).to(float32).cpu();
         var (greedy, finite) = Summarise(logits);
         var active = 0;
-        for (var slot = 0; slot < rows; slot++)
+        for (var row = 0; row < occupied.Length; row++)
         {
+            var slot = occupied[row];
             if (slots[slot] is not { } sequence || handles[slot] is not { } handle)
             {
                 continue;
@@ -385,14 +426,14 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             active++;
             var outcome = handle.CancellationToken.IsCancellationRequested
                 ? Cancel(handle)
-                : Step(sequence, handle, logits, slot, greedy, finite, contextFull: cache.LengthOf(slot) >= cache.Capacity);
+                : Step(sequence, handle, logits, row, greedy, finite, contextFull: cache.LengthOf(slot) >= cache.Capacity);
             if (outcome is not StepOutcome.Running)
             {
                 sequence.Sampler.Dispose();
                 slots[slot] = null;
                 handles[slot] = null;
                 // A row that went non-finite is scrubbed even when it ended for another reason (a cancel in the same step).
-                cache.Release(slot, scrub: outcome is StepOutcome.Failed || !finite[slot]);
+                cache.Release(slot, scrub: outcome is StepOutcome.Failed || !finite[row]);
             }
         }
 

@@ -33,15 +33,15 @@ internal sealed class CausalSelfAttention : Module<Tensor, Tensor>
         var steps = input.shape[1];
         var qkv = c_attn.forward(input).view(batch, steps, 3, _heads, _headWidth).permute(2, 0, 3, 1, 4);
         var (query, key, value) = (qkv[0], qkv[1], qkv[2]);
-        if (cache is not null)
-        {
-            (key, value) = cache.Append(_layer, key, value);
-        }
-
-        // With no mask, a fresh sequence attends causally, and a single decode step sees the whole prefix.
-        var attended = mask is not null
-            ? functional.scaled_dot_product_attention(query, key, value, attn_mask: mask)
-            : functional.scaled_dot_product_attention(query, key, value, is_casual: steps > 1);
+        var attended = cache is not null ? cache.Attend(_layer, query, key, value, mask) : Scaled(query, key, value, mask);
         return c_proj.forward(attended.transpose(1, 2).reshape(batch, steps, _heads * _headWidth));
     }
+
+    /// <summary>
+    /// Scaled dot-product attention. With no mask, a fresh sequence attends causally, and a
+    /// single decode step sees every key it is given.
+    /// </summary>
+    internal static Tensor Scaled(Tensor query, Tensor keys, Tensor values, Tensor? mask) => mask is not null
+        ? functional.scaled_dot_product_attention(query, keys, values, attn_mask: mask)
+        : functional.scaled_dot_product_attention(query, keys, values, is_casual: query.shape[2] > 1);
 }

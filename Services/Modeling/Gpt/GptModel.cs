@@ -102,20 +102,24 @@ public sealed class GptModel : Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// One decode step for slots [0, rows) of a <see cref="SlotKvCache"/>: <paramref name="tokens"/>
-    /// [rows, 1] holds each slot's latest token (anything for free slots). Returns logits [rows, 1, vocab].
+    /// One decode step for the occupied slots of a <see cref="SlotKvCache"/>: <paramref name="tokens"/>
+    /// [rows, 1] holds each one's latest token, row i for slot <see cref="SlotKvCache.OccupiedSlots"/>()[i].
+    /// Returns logits [rows, 1, vocab]. Each row sees its own prefix and the new token, nothing beyond
+    /// (the cache masks and groups the rows by length).
     /// </summary>
     public Tensor DecodeSlots(Tensor tokens, SlotKvCache cache)
     {
-        var rows = (int)tokens.shape[0];
-        var positions = tensor(cache.BeginStep(rows, tokens.device), device: tokens.device).view(rows, 1);
-        // Each row sees its own prefix and the new token, nothing beyond.
-        var keyIndex = arange(positions.max().item<long>() + 1, dtype: int64, device: tokens.device).view(1, 1, 1, -1);
-        var mask = keyIndex.le(positions.view(rows, 1, 1, 1));
+        var rows = tokens.shape[0];
+        if (rows != cache.ActiveRows)
+        {
+            throw new ArgumentException($"{rows} tokens for {cache.ActiveRows} occupied slots", nameof(tokens));
+        }
+
+        var positions = tensor(cache.BeginStep(tokens.device), device: tokens.device).view(rows, 1);
         var x = wte.forward(tokens) + wpe.forward(positions);
         foreach (var block in h)
         {
-            x = block.Forward(x, cache, mask);
+            x = block.Forward(x, cache, mask: null);
         }
 
         cache.EndStep();

@@ -69,6 +69,13 @@ public sealed class KvCache : IAttentionCache, IDisposable
 
     public bool HasPadding => PadLengths.Any(pad => pad > 0);
 
+    /// <summary>Writes this step's keys and values at the current length and attends over the whole prefix.</summary>
+    Tensor IAttentionCache.Attend(int layer, Tensor query, Tensor keys, Tensor values, Tensor? mask)
+    {
+        var (cachedKeys, cachedValues) = Append(layer, keys, values);
+        return CausalSelfAttention.Scaled(query, cachedKeys, cachedValues, mask);
+    }
+
     /// <summary>Writes this step's keys and values at the current length and returns the whole prefix.</summary>
     public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
     {
@@ -82,6 +89,24 @@ public sealed class KvCache : IAttentionCache, IDisposable
         _values[layer].narrow(2, Length, steps).copy_(values);
         return (_keys[layer].narrow(2, 0, Length + steps), _values[layer].narrow(2, 0, Length + steps));
     }
+
+    /// <summary>
+    /// Copies positions of one layer's keys and values ([heads, count,
+    /// headWidth]) into <paramref name="row"/> at <paramref name="position"/>: cached prefix
+    /// positions that a prefill then continues instead of computing (see <see cref="PrefixCache"/>).
+    /// </summary>
+    internal void Write(int layer, int row, int position, Tensor keys, Tensor values)
+    {
+        var count = keys.shape[1];
+        using var rowKeys = _keys[layer][row];
+        using var rowValues = _values[layer][row];
+        rowKeys.narrow(1, position, count).copy_(keys);
+        rowValues.narrow(1, position, count).copy_(values);
+    }
+
+    /// <summary>Keys and values of <paramref name="row"/> at positions [position, position + count) of one layer.</summary>
+    internal (Tensor Keys, Tensor Values) Read(int layer, int row, int position, int count) =>
+        (_keys[layer][row].narrow(1, position, count), _values[layer][row].narrow(1, position, count));
 
     /// <summary>Called by the model once every layer has appended <paramref name="steps"/> positions.</summary>
     internal void Advance(int steps) => Length += steps;
