@@ -9,7 +9,9 @@ namespace MsSwift.Gateway.Auth;
 /// <summary>
 /// Answers a request the gateway refuses itself, in the caller's protocol: gRPC callers get a
 /// trailers-only response with the matching status code (so clients raise RpcException with
-/// e.g. Unauthenticated), HTTP callers get ProblemDetails with the HTTP status.
+/// e.g. Unauthenticated), HTTP callers get ProblemDetails with the HTTP status, except callers of
+/// the Open Inference Protocol's REST API (<c>/v2</c>), who get its own <c>{"error": "..."}</c> body
+/// so tritonclient and KServe clients show the reason.
 /// </summary>
 internal static class GatewayRejection
 {
@@ -32,6 +34,11 @@ internal static class GatewayRejection
         }
 
         response.StatusCode = httpStatus;
+        if (IsOpenInferenceProtocol(context.Request))
+        {
+            return response.WriteAsJsonAsync(new OipError($"{title}: {detail}"), context.RequestAborted);
+        }
+
         return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
@@ -42,6 +49,12 @@ internal static class GatewayRejection
     public static bool IsGrpc(HttpRequest request) =>
         request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
 
+    private static bool IsOpenInferenceProtocol(HttpRequest request) => request.Path.StartsWithSegments("/v2", StringComparison.Ordinal);
+
     public static void AddWwwAuthenticate(HttpContext context) =>
         context.Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
 }
+
+/// <summary>The Open Inference Protocol's REST error body.</summary>
+/// <param name="Error">What went wrong.</param>
+internal sealed record OipError(string Error);

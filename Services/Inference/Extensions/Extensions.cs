@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MsSwift.Inference.Kafka;
 using MsSwift.Inference.Models;
+using MsSwift.Inference.Oip;
 using MsSwift.Inference.Serving;
 using MsSwift.Modeling;
 using MsSwift.Modeling.Generation;
@@ -40,6 +41,8 @@ internal static class Extensions
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddSingleton<PredictExecutor>();
         builder.Services.AddSingleton<RequestMetrics>();
+        builder.Services.AddSingleton<OipInference>();
+        builder.Services.AddSingleton<OipModels>();
         builder.Services.AddSingleton(services => new BatcherMetrics(services.GetRequiredService<IMeterFactory>().Create(BatcherMetrics.MeterName)));
         builder.Services.AddSingleton<ModelBootstrapper>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelBootstrapper>());
