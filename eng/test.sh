@@ -38,6 +38,15 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
 
+# Name what failed right above the closing line: CI keeps only the tail of the output.
+if [ "$failed" -gt 0 ]; then
+  for trx in "$results"/*.trx; do
+    [ -e "$trx" ] || continue
+    grep -o '<UnitTestResult [^>]*outcome="\(Failed\|Error\|Timeout\|Aborted\)"[^>]*>' "$trx" \
+      | grep -o 'testName="[^"]*"' | sed 's/^testName="\(.*\)"$/FAILED: \1/'
+  done
+fi
+
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"
