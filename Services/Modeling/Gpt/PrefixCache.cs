@@ -74,15 +74,14 @@ public sealed class PrefixCache : IDisposable
     /// <summary>Copies the first <paramref name="count"/> positions of <paramref name="path"/> into <paramref name="cache"/>'s row from <paramref name="position"/> on.</summary>
     internal void CopyInto(IReadOnlyList<Block> path, int count, KvCache cache, int row, int position)
     {
-        for (var b = 0; b * BlockTokens < count; b++)
+        // One concatenation of the blocks, then one write per layer: a write per block and layer
+        // costs more in operator dispatch than the bytes it moves at these sizes.
+        using var scope = NewDisposeScope();
+        var blocks = (count + BlockTokens - 1) / BlockTokens;
+        var joined = blocks == 1 ? path[0].Keys : cat(path.Take(blocks).Select(block => block.Keys).ToList(), 2);
+        for (var layer = 0; layer < _config.Layers; layer++)
         {
-            var take = Math.Min(BlockTokens, count - b * BlockTokens);
-            for (var layer = 0; layer < _config.Layers; layer++)
-            {
-                using var keys = path[b].Keys[2 * layer].narrow(1, 0, take);
-                using var values = path[b].Keys[2 * layer + 1].narrow(1, 0, take);
-                cache.Write(layer, row, position + b * BlockTokens, keys, values);
-            }
+            cache.Write(layer, row, position, joined[2 * layer].narrow(1, 0, count), joined[2 * layer + 1].narrow(1, 0, count));
         }
     }
 
