@@ -89,12 +89,16 @@ public sealed class CoordinatorFailoverTests(ITestOutputHelper output) : IAsyncL
         // Watched through the survivor, which takes the job over; meanwhile the workers change.
         using var watch = follower.Client.Train(new TrainRequest { JobId = jobId }, cancellationToken: deadline.Token);
         var scaled = false;
+        var takenOver = false;
         try
         {
             await foreach (var status in watch.ResponseStream.ReadAllAsync(deadline.Token))
             {
                 statuses.Add(status);
-                if (!scaled && status.State == TrainState.Running && status.Members.Count == 3 && status.Step > killedAt + 2)
+                // The watch may first replay the dead leader's last status (three members, a later step):
+                // scale only once the survivor leads and all three workers have followed it.
+                takenOver |= status.State == TrainState.Restarting;
+                if (!scaled && takenOver && status.State == TrainState.Running && status.Members.Count == 3 && status.Step > killedAt + 2)
                 {
                     scaled = true;
                     await _workers[0].StopAsync(TimeSpan.FromSeconds(30));
