@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MsSwift.ServiceDefaults.Grpc;
 using MsSwift.ServiceDefaults.Redis;
+using MsSwift.ServiceDefaults.Shutdown;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -92,7 +93,9 @@ public static class Extensions
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.Services.AddHealthChecks()
-            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag])
+            .AddCheck<ShutdownDrain>("shutdown");
+        builder.AddShutdownDrain();
         // The same checks answer grpc.health.v1.Health on gRPC-only ports.
         builder.Services.AddGrpc();
         builder.Services.AddGrpcHealthChecks();
