@@ -20,6 +20,7 @@ app.MapAsyncPredict();
 app.MapReverseProxy(proxy =>
 {
     proxy.UseForwarderErrors();
+    proxy.UseUnreachedRetry();
     proxy.UseSessionAffinity();
     proxy.UseLoadBalancing();
     proxy.UsePassiveHealthChecks();
