@@ -18,6 +18,17 @@ public sealed class GatewayOptions
 
     /// <summary>How many keys that are not valid one client address may present (bounds key guessing).</summary>
     public InvalidKeyLimitOptions InvalidKeyLimit { get; set; } = new();
+
+    /// <summary>
+    /// Host names of destinations that stand for every replica of a service (a Kubernetes headless
+    /// Service, whose name resolves to each ready pod's address): each is resolved, and re-resolved
+    /// every <see cref="ReplicaRefreshSeconds"/>, to one destination per address, so the gateway
+    /// balances and health-checks replicas itself instead of pinning one HTTP/2 connection to one pod.
+    /// </summary>
+    public List<string> ReplicaHostNames { get; set; } = [];
+
+    /// <summary>How often <see cref="ReplicaHostNames"/> are resolved again (new and departed replicas).</summary>
+    public double ReplicaRefreshSeconds { get; set; } = 5;
 }
 
 /// <summary>
@@ -109,6 +120,11 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         {
             var holders = string.Join(" and ", shared.Select(entry => $"{section}:ApiKeys:{entry.index} ('{entry.key.Name}')"));
             failures.Add($"{holders} have the same Key; every API key needs its own secret");
+        }
+
+        if (options.ReplicaRefreshSeconds < 0.5)
+        {
+            failures.Add($"{section}:ReplicaRefreshSeconds must be at least 0.5, got {options.ReplicaRefreshSeconds}");
         }
 
         if (options.MaxRequestBodyBytes < 1024)

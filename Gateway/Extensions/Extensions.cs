@@ -53,6 +53,7 @@ internal static class Extensions
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddServiceDiscoveryDestinationResolver()
+            .AddReplicaAddressResolver()
             .AddGatewayTransforms()
             .AddRouteBodyLimits();
     }
