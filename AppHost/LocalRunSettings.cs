@@ -1,23 +1,29 @@
 namespace MsSwift.AppHost;
 
-/// <summary>AppHost settings that shape a local run: how many training workers, which model is served first.</summary>
+/// <summary>AppHost settings that shape a local run: how many training workers and inference replicas, which model is served first.</summary>
 internal static class LocalRunSettings
 {
     public const string DefaultModelName = "demo";
     private const int MaxWorkers = 64;
+    private const int MaxInferenceReplicas = 16;
 
     /// <summary><c>Training:Workers</c> (default 1): worker processes, each one data-parallel rank of a job.</summary>
-    public static int GetTrainingWorkerCount(this IDistributedApplicationBuilder builder)
+    public static int GetTrainingWorkerCount(this IDistributedApplicationBuilder builder) => builder.GetCount("Training:Workers", MaxWorkers);
+
+    /// <summary><c>Inference:Replicas</c> (default 1): inference processes, all behind the gateway.</summary>
+    public static int GetInferenceReplicaCount(this IDistributedApplicationBuilder builder) => builder.GetCount("Inference:Replicas", MaxInferenceReplicas);
+
+    private static int GetCount(this IDistributedApplicationBuilder builder, string key, int max)
     {
-        var value = builder.Configuration["Training:Workers"];
+        var value = builder.Configuration[key];
         if (value is null)
         {
             return 1;
         }
 
-        return int.TryParse(value, out var workers) && workers is >= 1 and <= MaxWorkers
-            ? workers
-            : throw new DistributedApplicationException($"Training:Workers must be a whole number from 1 to {MaxWorkers}, got '{value}'");
+        return int.TryParse(value, out var count) && count >= 1 && count <= max
+            ? count
+            : throw new DistributedApplicationException($"{key} must be a whole number from 1 to {max}, got '{value}'");
     }
 
     /// <summary>

@@ -39,12 +39,12 @@ builder.AddService<Projects.MsSwift_Training>("worker")
     .WithDependency(data)
     .WithDependency(training);
 
-// Inference: Predict, OpenAI-compatible API, Kafka async path.
-var inference = builder.AddService<Projects.MsSwift_Inference>("inference")
+// Inference: Predict, OpenAI-compatible API, Kafka async path; Inference:Replicas processes.
+var inference = builder.AddInferenceReplicas(builder.GetInferenceReplicaCount(), replica => replica
     .WithCheckpointStore(checkpoints, "Inference")
     .WithDependency(redis)
     .WithDependency(kafka)
-    .WithDependency(registry);
+    .WithDependency(registry));
 
 // The front door, on fixed ports so clients and docs can rely on them.
 builder.AddGateway(
@@ -54,7 +54,7 @@ builder.AddGateway(
     // Referenced, not waited for: inference is ready only once it serves a production version,
     // and a cluster with no model yet must still take uploads and training through the gateway
     // (whose health checks keep requests off an unready inference).
-    .WithReference(inference)
+    .WithInferenceReplicas(inference)
     .WithDependency(training)
     .WithDependency(data)
     .WithDependency(registry);

@@ -14,6 +14,7 @@ internal static class ServiceResources
     private const int ContainerHttpPort = 8080;
     private const int ContainerGrpcPort = 8081;
     private const int ContainerManagementPort = 9090;
+    private const string PublishedDrainSeconds = "5";
 
     /// <summary>
     /// Adds a service with two endpoints: <c>http</c> (HTTP/1.1 and HTTP/2 for REST, health,
@@ -38,6 +39,13 @@ internal static class ServiceResources
             .WithKestrelEndpoint(GrpcEndpoint, "Grpc", facesNetwork)
             .WithEnvironment("Kestrel__Endpoints__Grpc__Protocols", "Http2")
             .WithHttpHealthCheck(ReadinessPath, endpointName: HttpEndpoint);
+        if (publishing)
+        {
+            // Kubernetes takes a few seconds to take a terminating pod out of its Service's endpoints
+            // (and the gateway one health-check round): serve on, unready, until they have.
+            service.WithEnvironment("Shutdown__DrainSeconds", PublishedDrainSeconds);
+        }
+
         return publishing || facesNetwork
             ? service
                 // Named env, as the others, so that Aspire does not also list the port in HTTP_PORTS.

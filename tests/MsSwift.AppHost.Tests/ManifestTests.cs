@@ -16,20 +16,45 @@ public sealed class ManifestTests
     public async Task The_committed_manifest_matches_a_fresh_one_generated_from_the_apphost()
     {
         var committed = Path.Combine(RepositoryRoot, "aspire-manifest.json");
+        var fresh = await GenerateAsync([]);
+        Assert.True(File.Exists(committed), "aspire-manifest.json is missing at the repository root; run ./build.sh manifest");
+        Assert.True(
+            File.ReadAllText(committed) == fresh,
+            "aspire-manifest.json is stale: the AppHost now generates a different manifest. Run ./build.sh manifest and commit the result.");
+    }
+
+    [Fact]
+    public async Task Inference_replicas_are_services_of_their_own_that_the_gateway_finds_under_the_one_name_inference()
+    {
+        using var manifest = JsonDocument.Parse(await GenerateAsync(["--Inference:Replicas=3"]));
+        var resources = manifest.RootElement.GetProperty("resources");
+        var gateway = resources.GetProperty("gateway").GetProperty("env");
+
+        Assert.True(resources.TryGetProperty("inference", out _));
+        Assert.Equal("{inference.bindings.grpc.url}", gateway.GetProperty("services__inference__grpc__0").GetString());
+        foreach (var (replica, index) in new[] { ("inference-2", 1), ("inference-3", 2) })
+        {
+            Assert.Equal("project.v0", resources.GetProperty(replica).GetProperty("type").GetString());
+            Assert.Equal($"{{{replica}.bindings.grpc.url}}", gateway.GetProperty($"services__inference__grpc__{index}").GetString());
+            Assert.Equal($"{{{replica}.bindings.http.url}}", gateway.GetProperty($"services__inference__http__{index}").GetString());
+        }
+
+        Assert.False(resources.TryGetProperty("inference-4", out _));
+    }
+
+    /// <summary>The manifest the AppHost generates with <paramref name="settings"/>.</summary>
+    private static async Task<string> GenerateAsync(IReadOnlyList<string> settings)
+    {
         // Generated beside the committed file so that relative project paths come out the same.
         var fresh = Path.Combine(RepositoryRoot, $".aspire-manifest.{Guid.NewGuid():N}.json");
         try
         {
             var (exitCode, output) = await DotNetProcess.RunAsync(AppHostDirectory,
                 ["run", "--no-build", "--configuration", DotNetProcess.BuildConfiguration, "--no-launch-profile", "--",
-                 "--publisher", "manifest", "--output-path", fresh],
+                 "--publisher", "manifest", "--output-path", fresh, .. settings],
                 TimeSpan.FromMinutes(2));
             Assert.True(exitCode == 0, $"manifest generation failed ({exitCode}):{Environment.NewLine}{output}");
-
-            Assert.True(File.Exists(committed), "aspire-manifest.json is missing at the repository root; run ./build.sh manifest");
-            Assert.True(
-                File.ReadAllText(committed) == File.ReadAllText(fresh),
-                "aspire-manifest.json is stale: the AppHost now generates a different manifest. Run ./build.sh manifest and commit the result.");
+            return await File.ReadAllTextAsync(fresh);
         }
         finally
         {
