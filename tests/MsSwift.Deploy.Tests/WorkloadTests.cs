@@ -55,6 +55,28 @@ public sealed class WorkloadTests
         });
     }
 
+    [Theory]
+    [InlineData("dev")]
+    [InlineData("gpu")]
+    public async Task The_gateway_balances_inference_pods_itself_through_a_headless_service_and_every_service_drains_on_shutdown(string overlay)
+    {
+        var rendered = await Rendered.OverlayAsync(overlay);
+
+        var inference = Assert.Single(rendered.Of<V1Service>(), service => service.Metadata.Name == "inference");
+        var gatewaySettings = Assert.Single(rendered.Of<V1ConfigMap>(), map => map.Metadata.Name == "gateway-settings").Data;
+        Assert.Equal("None", inference.Spec.ClusterIP);
+        Assert.Equal("inference", gatewaySettings["Gateway__ReplicaHostNames__0"]);
+        Assert.StartsWith("http://inference:", gatewaySettings["services__inference__grpc__0"], StringComparison.Ordinal);
+        Assert.All(rendered.Of<V1Service>().Where(service => service.Metadata.Name != "inference"), service => Assert.NotEqual("None", service.Spec.ClusterIP));
+        Assert.All(rendered.Of<V1ConfigMap>().Where(map => map.Metadata.Name.EndsWith("-settings", StringComparison.Ordinal)), map =>
+        {
+            Assert.Equal("5", map.Data["Shutdown__DrainSeconds"]);
+            // The drain and the requests in flight fit in the grace period Kubernetes gives before SIGKILL.
+            var project = map.Metadata.Name[..^"-settings".Length];
+            Assert.True(rendered.Deployment(project).Spec.Template.Spec.TerminationGracePeriodSeconds >= 30, project);
+        });
+    }
+
     [Fact]
     public async Task Model_services_roll_out_without_ever_having_fewer_ready_replicas_and_every_deployment_has_a_disruption_budget()
     {

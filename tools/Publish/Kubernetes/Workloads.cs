@@ -5,8 +5,8 @@ namespace MsSwift.Publish.Kubernetes;
 /// <summary>
 /// One project of the manifest as Kubernetes runs it: its settings ConfigMap, a Deployment
 /// (probes on the health endpoints, requests and limits, non-root with a read-only root, rolling
-/// updates that never take a replica away before its successor is ready), its Services and a
-/// PodDisruptionBudget.
+/// updates that never take a replica away before its successor is ready), its Services (inference's
+/// headless, for the gateway to balance its pods) and a PodDisruptionBudget.
 /// </summary>
 public sealed class Workloads(Cluster cluster, Environment environment)
 {
@@ -18,6 +18,12 @@ public sealed class Workloads(Cluster cluster, Environment environment)
     {
         var (settings, secrets) = environment.Split(project);
         settings["OTEL_SERVICE_NAME"] = project;
+        if (cluster.IsPublic(project))
+        {
+            // The gateway balances inference pods itself: it resolves the headless Service's name to every ready pod.
+            settings["Gateway__ReplicaHostNames__0"] = cluster.HostOf(Autoscaling.InferenceTarget);
+        }
+
         if (cluster.DependenciesOf(project).Any(cluster.IsKafka))
         {
             // Topics a service creates itself (before the topic operator has) get the same partitions.
@@ -127,6 +133,9 @@ public sealed class Workloads(Cluster cluster, Environment environment)
             Spec = new V1ServiceSpec
             {
                 Type = cluster.IsPublic(project) ? "LoadBalancer" : "ClusterIP",
+                // Headless for inference: its name resolves to each ready pod, so the gateway balances requests
+                // across pods (a ClusterIP balances connections, and one HTTP/2 connection carries them all).
+                ClusterIP = project == Autoscaling.InferenceTarget ? "None" : null,
                 Selector = Cluster.Selector(project),
                 Ports = bindings.Select(binding => new V1ServicePort
                 {
