@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using Grpc.Core;
 using MsSwift.Contracts.Registry.V1;
 using Xunit.Abstractions;
 
@@ -24,14 +22,16 @@ public sealed class RolloutTests(GatewayCluster cluster, ITestOutputHelper outpu
     {
         var admin = new ModelRegistryAdmin.ModelRegistryAdminClient(cluster.GrpcChannel);
         using var adminHttp = cluster.Http(GatewayCluster.AdminKey);
-        await using var load = new Load(cluster);
+        await using var load = Load();
         await load.WaitForAnswersAsync(Clients * 2);
 
         var promoted = await admin.PromoteAsync(new ChangeVersionRequest { Model = "tiny", Version = "v3" }, GatewayCluster.Credentials(GatewayCluster.AdminKey));
         var toV3 = await load.TimeUntilOnlyAsync("v3", SwitchTimeout);
         var rollBack = await adminHttp.PostAsync("/registry/models/tiny/rollback", null);
         var toV1 = await load.TimeUntilOnlyAsync("v1", SwitchTimeout);
-        var (answers, failures) = await load.StopAsync();
+        var outcomes = await load.StopAsync();
+        var answers = outcomes.Where(outcome => outcome.Version is not null).Select(outcome => outcome.Version).ToList();
+        var failures = outcomes.Where(outcome => outcome.Failure is not null).Select(outcome => outcome.Failure).ToList();
 
         output.WriteLine($"answers only from v3 {toV3.TotalSeconds:F2} s after promote, only from v1 {toV1.TotalSeconds:F2} s after roll-back; {answers.Count} answers, {failures.Count} failures");
         Assert.Equal("v3", promoted.ProductionVersion);
@@ -50,7 +50,7 @@ public sealed class RolloutTests(GatewayCluster cluster, ITestOutputHelper outpu
         try
         {
             Assert.Equal(HttpStatusCode.OK, set.StatusCode);
-            await using (var warmUp = new Load(cluster))
+            await using (var warmUp = Load())
             {
                 // The gateway re-reads canaries every half second in these tests.
                 Assert.True(await warmUp.TimeUntilAnyAsync("v2", SwitchTimeout) < SwitchTimeout, "the canary never got traffic");
@@ -72,7 +72,7 @@ public sealed class RolloutTests(GatewayCluster cluster, ITestOutputHelper outpu
             Assert.Equal(HttpStatusCode.OK, cleared.StatusCode);
         }
 
-        await using var after = new Load(cluster);
+        await using var after = Load();
         Assert.True(await after.TimeUntilOnlyAsync("v1", SwitchTimeout) < SwitchTimeout, "traffic still reached the cleared canary");
     }
 
@@ -89,72 +89,5 @@ public sealed class RolloutTests(GatewayCluster cluster, ITestOutputHelper outpu
         return [.. answers];
     }
 
-    /// <summary><see cref="Clients"/> callers predicting through the gateway in a loop, recording who answered and what failed.</summary>
-    private sealed class Load : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly ConcurrentQueue<string> _answers = new();
-        private readonly ConcurrentQueue<string> _failures = new();
-        private readonly Task _callers;
-
-        public Load(GatewayCluster cluster)
-        {
-            _callers = Task.WhenAll(Enumerable.Range(0, Clients).Select(i => Task.Run(async () =>
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    try
-                    {
-                        // The load key: these callers send well over a user key's 1000 requests/s.
-                        var response = await cluster.Models.PredictAsync(FrontDoorTests.Request($"rollout {i}"),
-                            GatewayCluster.Credentials(GatewayCluster.LoadKey), deadline: DateTime.UtcNow.AddSeconds(30));
-                        _answers.Enqueue(response.ModelVersion);
-                    }
-                    catch (RpcException error)
-                    {
-                        _failures.Enqueue($"{error.StatusCode}: {error.Status.Detail}");
-                    }
-                }
-            })));
-        }
-
-        public async Task WaitForAnswersAsync(int count)
-        {
-            while (_answers.Count < count)
-            {
-                await Task.Delay(20);
-            }
-        }
-
-        /// <summary>Time until the last <see cref="Clients"/> x 2 answers all came from <paramref name="version"/>.</summary>
-        public Task<TimeSpan> TimeUntilOnlyAsync(string version, TimeSpan timeout) =>
-            TimeUntilAsync(() => _answers.Count >= Clients * 2 && _answers.TakeLast(Clients * 2).All(answer => answer == version), timeout);
-
-        public Task<TimeSpan> TimeUntilAnyAsync(string version, TimeSpan timeout) =>
-            TimeUntilAsync(() => _answers.Contains(version), timeout);
-
-        public async Task<(List<string> Answers, List<string> Failures)> StopAsync()
-        {
-            await _stop.CancelAsync();
-            await _callers;
-            return ([.. _answers], [.. _failures]);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await StopAsync();
-            _stop.Dispose();
-        }
-
-        private static async Task<TimeSpan> TimeUntilAsync(Func<bool> condition, TimeSpan timeout)
-        {
-            var watch = Stopwatch.StartNew();
-            while (!condition() && watch.Elapsed < timeout)
-            {
-                await Task.Delay(20);
-            }
-
-            return watch.Elapsed;
-        }
-    }
+    private PredictLoad Load() => new(cluster.Models, GatewayCluster.Credentials(GatewayCluster.LoadKey), Clients);
 }
