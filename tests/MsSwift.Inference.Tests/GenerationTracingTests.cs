@@ -1,7 +1,12 @@
 using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MsSwift.Contracts.V1;
 using MsSwift.Inference.Extensions;
 using MsSwift.Inference.Grpc;
@@ -36,24 +41,32 @@ public sealed class GenerationTracingTests : IAsyncLifetime
         var spans = new List<Activity>();
         var (app, httpPort, grpcPort) = Host(spans);
         PredictResponse response;
+        Activity caller;
         await using (app)
         {
             await app.StartAsync().WaitAsync(Timeout);
             await WaitUntilReadyAsync(httpPort);
 
-            // A caller with no trace context of its own, as a user's request arrives at the gateway.
-            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}", new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { ActivityHeadersPropagator = null } });
-            response = await new ModelService.ModelServiceClient(channel).PredictAsync(new PredictRequest
+            // The caller's request span, as the gateway's is: the call carries its sampled trace context.
+            using var callerSource = new ActivitySource("MsSwift.Tests");
+            caller = callerSource.StartActivity("POST /msswift.v1.ModelService/Predict", ActivityKind.Server)!;
+            using (caller)
             {
-                InputData = ByteString.CopyFromUtf8("Hello, model"),
-                Parameters = new GenerationParameters { MaxNewTokens = 7, Temperature = 0 },
-            }, deadline: DateTime.UtcNow + Timeout);
+                using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+                response = await new ModelService.ModelServiceClient(channel).PredictAsync(new PredictRequest
+                {
+                    InputData = ByteString.CopyFromUtf8("Hello, model"),
+                    Parameters = new GenerationParameters { MaxNewTokens = 7, Temperature = 0 },
+                }, deadline: DateTime.UtcNow + Timeout);
+            }
+
             // Stopping waits for the call to end and flushes the exporter; only then is the list complete.
             await app.StopAsync().WaitAsync(Timeout);
         }
 
         var generation = Assert.Single(spans, span => span.Source.Name == GenerationTelemetry.ActivitySourceName);
         var request = Assert.Single(spans, span => span.SpanId == generation.ParentSpanId);
+        Assert.Equal(caller.TraceId, generation.TraceId);
         Assert.Equal(ActivityKind.Server, request.Kind);
         Assert.Equal("/msswift.v1.ModelService/Predict", request.GetTagItem("url.path"));
         Assert.Equal(ActivityKind.Internal, generation.Kind);
