@@ -7,6 +7,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MsSwift.ServiceDefaults.Grpc;
 using MsSwift.ServiceDefaults.Redis;
 using MsSwift.ServiceDefaults.Shutdown;
+using MsSwift.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -42,6 +43,16 @@ public static class Extensions
     /// <summary>Meter and activity-source names of the product all start with this.</summary>
     public const string TelemetryPrefix = "MsSwift.";
 
+    /// <summary>
+    /// <c>true</c> traces a service's background work too (probes, polling, timers), which
+    /// <see cref="BackgroundWorkSampler"/> otherwise drops; the SDK's own sampler then decides
+    /// (parent-based, always on, or what <c>OTEL_TRACES_SAMPLER</c> says).
+    /// </summary>
+    public const string TraceBackgroundWorkKey = "Telemetry:TraceBackgroundWork";
+
+    /// <summary>The gRPC health service's path: probed by Kubernetes and load balancers, never a user's request.</summary>
+    private const string GrpcHealthPath = "/grpc.health.v1.Health";
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
@@ -65,6 +76,8 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
+        // Read before anything listens, so a value that is not a boolean stops the service at start naming the key.
+        var traceBackgroundWork = builder.Configuration.GetValue<bool>(TraceBackgroundWorkKey);
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
@@ -74,6 +87,7 @@ public static class Extensions
                 // No scrape cache: every scrape (and every test) sees current values.
                 .AddPrometheusExporter(options => options.ScrapeResponseCacheDurationMilliseconds = 0))
             .WithTracing(tracing => tracing
+                .SetBackgroundWorkSampling(traceBackgroundWork)
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(TelemetryPrefix + "*")
                 .AddAspNetCoreInstrumentation(options =>
@@ -154,8 +168,12 @@ public static class Extensions
         return port > 0 ? port : throw new InvalidOperationException($"{key} must name a fixed port, got '{url}'");
     }
 
+    private static TracerProviderBuilder SetBackgroundWorkSampling(this TracerProviderBuilder tracing, bool traceBackgroundWork) =>
+        traceBackgroundWork ? tracing : tracing.SetSampler(BackgroundWorkSampler.ForServices());
+
     private static bool IsInfrastructurePath(PathString path) =>
         path.StartsWithSegments(HealthEndpointPath)
+        || path.StartsWithSegments(GrpcHealthPath)
         || path.StartsWithSegments(AlivenessEndpointPath)
         || path.StartsWithSegments(MetricsEndpointPath);
 }

@@ -10,7 +10,12 @@ namespace MsSwift.ServiceDefaults.Tests;
 internal static class ServiceHost
 {
     public static (WebApplication App, int HttpPort, int GrpcPort) Build(
-        IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null)
+        IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null) =>
+        Build(settings, (builder, _, _) => configure?.Invoke(builder));
+
+    /// <summary>As above, for services that need their own ports (to call themselves).</summary>
+    public static (WebApplication App, int HttpPort, int GrpcPort) Build(
+        IDictionary<string, string?> settings, Action<WebApplicationBuilder, int, int> configure)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Configuration.AddInMemoryCollection(settings);
@@ -22,7 +27,7 @@ internal static class ServiceHost
             kestrel.ListenLocalhost(grpcPort, listen => listen.Protocols = HttpProtocols.Http2);
         });
         builder.AddServiceDefaults();
-        configure?.Invoke(builder);
+        configure(builder, httpPort, grpcPort);
 
         var app = builder.Build();
         app.MapDefaultEndpoints();

@@ -48,6 +48,15 @@ public sealed class StartupValidationTests
         await AssertNothingListensOn(httpPort);
     }
 
+    [Fact]
+    public void A_TraceBackgroundWork_that_is_not_a_boolean_stops_the_service_naming_the_key()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            ServiceHost.Build(new Dictionary<string, string?> { [Extensions.TraceBackgroundWorkKey] = "sometimes" }));
+
+        Assert.Contains("Telemetry:TraceBackgroundWork", error.Message);
+    }
+
     private static async Task AssertNothingListensOn(int port)
     {
         using var client = new TcpClient();

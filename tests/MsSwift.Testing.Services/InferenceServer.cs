@@ -43,8 +43,7 @@ public sealed class InferenceServer : ServiceProcess
     /// <summary>Starts a server on existing infrastructure (which it leaves running) and waits for it to listen.</summary>
     public static async Task<InferenceServer> StartAsync(ServiceInfrastructure infrastructure, IReadOnlyDictionary<string, string>? settings, bool ownsInfrastructure = false)
     {
-        await WriteCheckpointAsync(infrastructure.CheckpointDirectory, "tiny/v1/model.safetensors", seed: 1);
-        await WriteCheckpointAsync(infrastructure.CheckpointDirectory, "tiny/v2/model.safetensors", seed: 2);
+        await WriteCheckpointsAsync(infrastructure.CheckpointDirectory);
         // Owned only once it listens: a start that failed (and is retried) must not take the infrastructure down with it.
         var started = await WithFreshPortsOnClashAsync(() =>
         {
@@ -99,6 +98,13 @@ public sealed class InferenceServer : ServiceProcess
         }
     }
 
+    /// <summary>Writes the two test versions (<c>tiny/v1</c>, <c>tiny/v2</c>) that <see cref="ServiceEnvironment"/> serves.</summary>
+    public static async Task WriteCheckpointsAsync(string root)
+    {
+        await WriteCheckpointAsync(root, "tiny/v1/model.safetensors", seed: 1);
+        await WriteCheckpointAsync(root, "tiny/v2/model.safetensors", seed: 2);
+    }
+
     /// <summary>A seeded model with weights scaled up so greedy choices are clear-cut.</summary>
     public static async Task WriteCheckpointAsync(string root, string name, long seed)
     {
@@ -115,7 +121,8 @@ public sealed class InferenceServer : ServiceProcess
         await GptCheckpoint.SaveAsync(new LocalDirectoryCheckpointStore(root), name, model, "byte");
     }
 
-    private static Dictionary<string, string?> ServiceEnvironment(ServiceInfrastructure infrastructure, IReadOnlyDictionary<string, string> settings)
+    /// <summary>The service's settings as environment variables (<c>__</c> for <c>:</c>): the two test versions, on <paramref name="infrastructure"/>.</summary>
+    public static Dictionary<string, string?> ServiceEnvironment(ServiceInfrastructure infrastructure, IReadOnlyDictionary<string, string> settings)
     {
         var environment = infrastructure.ConnectionSettings();
         environment["Inference__CheckpointDirectory"] = infrastructure.CheckpointDirectory;

@@ -61,7 +61,7 @@ internal static class OpenAiEndpoints
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (body.Stream == true)
         {
-            return await StreamAsync(http, executor, request, "prompt", json, (text, finish, model, usage) =>
+            return await StreamAsync(http, executor, request, "prompt", GenerationTelemetry.TextCompletion, json, (text, finish, model, usage) =>
                 new CompletionResponse(id, "text_completion", created, model, [new CompletionChoice(text ?? "", 0, null, finish)], usage));
         }
 
@@ -104,7 +104,7 @@ internal static class OpenAiEndpoints
         {
             var includeUsage = body.StreamOptions?.IncludeUsage == true;
             var first = true;
-            return await StreamAsync(http, executor, request, "messages", json, (text, finish, model, usage) =>
+            return await StreamAsync(http, executor, request, "messages", GenerationTelemetry.Chat, json, (text, finish, model, usage) =>
             {
                 var delta = new ChatDelta(first ? "assistant" : null, text);
                 first = false;
@@ -116,7 +116,7 @@ internal static class OpenAiEndpoints
 
         try
         {
-            var response = await executor.PredictAsync(request, PredictExecutor.Http, http.RequestAborted, Pins(http));
+            var response = await executor.PredictAsync(request, PredictExecutor.Http, http.RequestAborted, Pins(http), GenerationTelemetry.Chat);
             return Results.Json(new ChatCompletionResponse(id, "chat.completion", created, ModelId(response),
                 [new ChatChoice(0, new ChatResponseMessage("assistant", response.OutputData.ToStringUtf8()), FinishReason(response.FinishReason))],
                 Usage(response)), json);
@@ -133,10 +133,10 @@ internal static class OpenAiEndpoints
     /// answered as plain JSON errors with the right status.
     /// </summary>
     private static async Task<IResult> StreamAsync(
-        HttpContext http, PredictExecutor executor, PredictRequest request, string inputParam, JsonSerializerOptions json,
+        HttpContext http, PredictExecutor executor, PredictRequest request, string inputParam, string operation, JsonSerializerOptions json,
         Func<string?, string?, string, CompletionUsage?, object> payload, bool usageEvent = false)
     {
-        await using var events = executor.StreamAsync(request, PredictExecutor.Http, http.RequestAborted, Pins(http)).GetAsyncEnumerator(http.RequestAborted);
+        await using var events = executor.StreamAsync(request, PredictExecutor.Http, http.RequestAborted, Pins(http), operation).GetAsyncEnumerator(http.RequestAborted);
         bool more;
         try
         {

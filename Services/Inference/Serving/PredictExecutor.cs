@@ -17,16 +17,34 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
     public const string Http = "http";
     public const string Kafka = "kafka";
 
-    /// <summary>Queues <paramref name="request"/>; throws <see cref="PredictException"/> when it cannot be served.</summary>
-    public (ServedModel Served, GenerationHandle Handle) Submit(PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null)
+    /// <summary>
+    /// Queues <paramref name="request"/>; throws <see cref="PredictException"/> when it cannot be served.
+    /// <paramref name="operation"/> names the generation's span (<see cref="GenerationTelemetry"/>).
+    /// </summary>
+    public (ServedModel Served, GenerationHandle Handle) Submit(
+        PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null, string operation = GenerationTelemetry.TextCompletion)
     {
+        var span = GenerationTelemetry.Start(operation, request, catalog.DefaultModel);
         try
         {
-            return SubmitOnce(request, pins ?? VersionPins.None, cancellationToken);
+            var (served, handle) = SubmitOnce(request, pins ?? VersionPins.None, cancellationToken);
+            if (span is not null)
+            {
+                GenerationTelemetry.Submitted(span, served, handle);
+            }
+
+            return (served, handle);
         }
         catch (PredictException error)
         {
-            metrics.Record(transport, Outcome(error.Code));
+            var outcome = Outcome(error.Code);
+            metrics.Record(transport, outcome);
+            GenerationTelemetry.Refused(span, outcome, error.Message);
+            throw;
+        }
+        catch (Exception error)
+        {
+            GenerationTelemetry.Refused(span, error.GetType().FullName!, error.Message);
             throw;
         }
     }
@@ -71,9 +89,10 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
     }
 
     /// <summary>Serves <paramref name="request"/> to the end.</summary>
-    public async Task<PredictResponse> PredictAsync(PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null)
+    public async Task<PredictResponse> PredictAsync(
+        PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null, string operation = GenerationTelemetry.TextCompletion)
     {
-        var (served, handle) = Submit(request, transport, cancellationToken, pins);
+        var (served, handle) = Submit(request, transport, cancellationToken, pins, operation);
         return Response(request, served, await Completed(handle, transport));
     }
 
@@ -83,9 +102,10 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
     /// A request that cannot be served throws on the first <c>MoveNextAsync</c>, before anything is sent.
     /// </summary>
     public async IAsyncEnumerable<PredictStreamEvent> StreamAsync(
-        PredictRequest request, string transport, [EnumeratorCancellation] CancellationToken cancellationToken, VersionPins? pins = null)
+        PredictRequest request, string transport, [EnumeratorCancellation] CancellationToken cancellationToken, VersionPins? pins = null,
+        string operation = GenerationTelemetry.TextCompletion)
     {
-        var (served, handle) = Submit(request, transport, cancellationToken, pins);
+        var (served, handle) = Submit(request, transport, cancellationToken, pins, operation);
         var text = new StreamingText(served.Loaded.Tokenizer, handle.Request.Options.StopSequences);
         while (await NextTokenAsync(handle, transport, cancellationToken) is { } token)
         {
@@ -148,7 +168,8 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
         return failure;
     }
 
-    private static string Outcome(Google.Rpc.Code code) => code switch
+    /// <summary>The <c>outcome</c> of a refused or failed request, as metrics and spans (<c>error.type</c>) name it.</summary>
+    internal static string Outcome(Google.Rpc.Code code) => code switch
     {
         Google.Rpc.Code.InvalidArgument => "invalid_argument",
         Google.Rpc.Code.NotFound => "not_found",

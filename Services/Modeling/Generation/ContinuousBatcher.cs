@@ -256,7 +256,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 continue;
             }
 
-            _metrics?.QueueTime.Record(TimeProvider.System.GetElapsedTime(handle.QueuedAt).TotalSeconds, _tags);
+            var queued = handle.Admit();
+            _metrics?.QueueTime.Record(queued.TotalSeconds, _tags);
             admitted.Add(handle);
         }
 

@@ -26,6 +26,9 @@ public sealed class GenerationHandle
     /// <summary>Timestamps (<see cref="TimeProvider.GetTimestamp"/>) for queue-time and latency metrics.</summary>
     public long QueuedAt { get; }
 
+    /// <summary>When the engine took it from the queue into a batch slot (0 before that).</summary>
+    public long AdmittedAt { get; private set; }
+
     /// <summary>When the first token was emitted (0 before it).</summary>
     public long FirstTokenAt { get; private set; }
 
@@ -33,6 +36,13 @@ public sealed class GenerationHandle
     public long LastTokenAt { get; private set; }
 
     internal CancellationToken CancellationToken { get; }
+
+    /// <summary>Marks it admitted into a batch; returns how long it waited in the queue.</summary>
+    internal TimeSpan Admit()
+    {
+        AdmittedAt = TimeProvider.System.GetTimestamp();
+        return TimeProvider.System.GetElapsedTime(QueuedAt, AdmittedAt);
+    }
 
     /// <summary>Emits a token; returns the time since the previous one (or since arrival, for the first).</summary>
     internal TimeSpan Emit(int token)
