@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts.Registry.V1;
@@ -28,16 +27,14 @@ internal static class Extensions
 
         builder.Services.AddSingleton<ApiKeyRing>();
         builder.Services.AddSingleton<InvalidKeyThrottle>();
-        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        builder.Services.AddAuthorization(options =>
+        // Registered, so the scheme's per-request handler is created from the container, not by reflection.
+        builder.Services.AddTransient<ApiKeyAuthenticationHandler>();
+        builder.Services.AddAuthentication(options =>
         {
-            foreach (var scope in Scopes.All)
-            {
-                options.AddPolicy(scope, policy => policy.RequireAuthenticatedUser()
-                    .RequireAssertion(context => context.User.HasClaim(Scopes.ClaimType, scope) || context.User.HasClaim(Scopes.ClaimType, Scopes.Admin)));
-            }
+            options.DefaultScheme = ApiKeyAuthenticationHandler.SchemeName;
+            options.AddScheme<ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         });
+        builder.Services.AddAuthorization(ScopeRequirement.AddPolicies);
         builder.Services.AddApiKeyRateLimiting();
         builder.Services.AddRequestSizeLimit();
 
@@ -54,6 +51,7 @@ internal static class Extensions
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddServiceDiscoveryDestinationResolver()
             .AddGatewayTransforms()
+            .AddForwardedTraceContext()
             .AddRouteBodyLimits();
     }
 }
