@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts.Registry.V1;
@@ -34,6 +36,11 @@ internal static class Extensions
             options.DefaultScheme = ApiKeyAuthenticationHandler.SchemeName;
             options.AddScheme<ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         });
+        // The authorization middleware resolves these for every request, and by default each
+        // resolution builds a new chain of them; they hold no per-request state, so one set serves all.
+        builder.Services.AddSingleton<IAuthorizationHandlerProvider, DefaultAuthorizationHandlerProvider>();
+        builder.Services.AddSingleton<IAuthorizationService, DefaultAuthorizationService>();
+        builder.Services.AddSingleton<IPolicyEvaluator, PolicyEvaluator>();
         builder.Services.AddAuthorization(ScopeRequirement.AddPolicies);
         builder.Services.AddApiKeyRateLimiting();
         builder.Services.AddRequestSizeLimit();

@@ -47,6 +47,15 @@ internal static class ProfileReport
         "System.Threading.TimerQueue.TimerThread", "System.Threading.WaitSubsystem", "System.Console", "System.IO.StreamReader.ReadLine", "System.Threading.LowLevelLock.Wait",
     ];
 
+    // Thread samples do not say whether a thread was on the CPU: these leaf frames are loops parked
+    // in native waits (epoll, a pipe read, librdkafka's poll, the console logger's queue, an idle worker).
+    private static readonly string[] IdleLeaves =
+    [
+        "System.Net.Sockets.SocketAsyncEngine.EventLoop", "Interop+Sys.Read", "Confluent.Kafka.Impl.Librdkafka.poll", "Confluent.Kafka.Impl.SafeKafkaHandle.Poll",
+        "Microsoft.Extensions.Logging.Console.ConsoleLoggerProcessor.TryDequeue", "System.Threading.PortableThreadPool+WorkerThread.WorkerThreadStart",
+        "System.Threading.Thread.StartCallback", "System.Threading.Tasks.Task.Wait",
+    ];
+
     public static string Summarize(string tracePath, int top = 12)
     {
         var etlx = TraceLog.CreateFromEventPipeDataFile(tracePath, Path.ChangeExtension(tracePath, ".etlx"));
@@ -58,7 +67,7 @@ internal static class ProfileReport
         {
             if (data.ProviderName == "Microsoft-DotNETCore-SampleProfiler")
             {
-                if (Frames(data) is { Count: > 0 } frames && !frames.Any(frame => Waits.Any(wait => frame.StartsWith(wait, StringComparison.Ordinal))))
+                if (Frames(data) is { Count: > 0 } frames && !IsIdle(frames))
                 {
                     cpu.Add(frames, 1);
                 }
@@ -100,6 +109,10 @@ internal static class ProfileReport
 
         return report.ToString();
     }
+
+    private static bool IsIdle(List<string> frames) =>
+        IdleLeaves.Any(leaf => frames[0].StartsWith(leaf, StringComparison.Ordinal))
+        || frames.Any(frame => Waits.Any(wait => frame.StartsWith(wait, StringComparison.Ordinal)));
 
     private static string Share(Dictionary<string, double> tally, string component, double total) =>
         total == 0 ? "-" : (tally.GetValueOrDefault(component) / total).ToString("P1", CultureInfo.InvariantCulture);
