@@ -1,8 +1,5 @@
-using System.Security.Claims;
-using System.Text.Encodings.Web;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Options;
 using MsSwift.Gateway.RateLimiting;
 
 namespace MsSwift.Gateway.Auth;
@@ -13,73 +10,98 @@ namespace MsSwift.Gateway.Auth;
 /// An address that presented too many unknown keys gets 429 for any key until its
 /// <see cref="InvalidKeyThrottle"/> bucket refills.
 /// </summary>
-internal sealed class ApiKeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyRing keys, InvalidKeyThrottle throttle)
-    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+/// <remarks>
+/// A plain <see cref="IAuthenticationHandler"/> rather than <c>AuthenticationHandler&lt;T&gt;</c>: that
+/// base resolves its options, creates a logger and builds a result for every request, which the
+/// gateway's profile showed on each forwarded call. Here a valid key costs one hash and one lookup,
+/// and its cached result (<see cref="ApiKeyRing.Caller"/>). One instance serves one request.
+/// </remarks>
+internal sealed partial class ApiKeyAuthenticationHandler(ApiKeyRing keys, InvalidKeyThrottle throttle, ILogger<ApiKeyAuthenticationHandler> logger) : IAuthenticationHandler
 {
     public const string SchemeName = "ApiKey";
     public const string ApiKeyHeader = "x-api-key";
     public const string CallerNameClaim = "msswift.caller";
 
+    private static readonly Task<AuthenticateResult> NoKey = Task.FromResult(AuthenticateResult.NoResult());
+    private static readonly Task<AuthenticateResult> Throttled = Task.FromResult(AuthenticateResult.Fail("too many invalid API keys from this address"));
+    private static readonly Task<AuthenticateResult> Unknown = Task.FromResult(AuthenticateResult.Fail("unknown API key"));
+
+    private HttpContext _context = null!;
     private TimeSpan? _throttledFor;
 
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    public Task InitializeAsync(AuthenticationScheme scheme, HttpContext context)
     {
-        var presented = Presented(Request);
-        if (presented is null)
+        _context = context;
+        return Task.CompletedTask;
+    }
+
+    public Task<AuthenticateResult> AuthenticateAsync()
+    {
+        if (!TryGetPresented(_context.Request, out var presented))
         {
-            return Task.FromResult(AuthenticateResult.NoResult());
+            return NoKey;
         }
 
-        var address = Context.Connection.RemoteIpAddress;
+        var address = _context.Connection.RemoteIpAddress;
         if (throttle.RetryAfter(address) is { } wait)
         {
             _throttledFor = wait;
-            return Task.FromResult(AuthenticateResult.Fail("too many invalid API keys from this address"));
+            LogNotAuthenticated(logger, "too many invalid API keys from this address");
+            return Throttled;
         }
 
-        if (keys.Find(presented) is not { } key)
+        if (keys.Find(presented.Span) is not { } caller)
         {
             throttle.Spend(address);
-            return Task.FromResult(AuthenticateResult.Fail("unknown API key"));
+            LogNotAuthenticated(logger, "unknown API key");
+            return Unknown;
         }
 
-        var claims = key.Scopes.Select(scope => new Claim(Scopes.ClaimType, scope)).Append(new Claim(CallerNameClaim, key.Name));
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName, CallerNameClaim, null));
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+        return caller.Authenticated;
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    public Task ChallengeAsync(AuthenticationProperties? properties)
     {
         if (_throttledFor is { } wait)
         {
-            return GatewayRejection.WriteAsync(Context, StatusCodes.Status429TooManyRequests, StatusCode.ResourceExhausted, "Too many invalid keys",
+            return GatewayRejection.WriteAsync(_context, StatusCodes.Status429TooManyRequests, StatusCode.ResourceExhausted, "Too many invalid keys",
                 $"this address presented too many API keys that are not valid; retry after {Math.Ceiling(wait.TotalSeconds)} s", wait);
         }
 
-        GatewayRejection.AddWwwAuthenticate(Context);
-        var detail = Presented(Request) is null
-            ? "an API key is required: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'"
-            : "the API key is not valid";
-        return GatewayRejection.WriteAsync(Context, StatusCodes.Status401Unauthorized, StatusCode.Unauthenticated, "Unauthenticated", detail);
+        GatewayRejection.AddWwwAuthenticate(_context);
+        var detail = TryGetPresented(_context.Request, out _)
+            ? "the API key is not valid"
+            : "an API key is required: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'";
+        return GatewayRejection.WriteAsync(_context, StatusCodes.Status401Unauthorized, StatusCode.Unauthenticated, "Unauthenticated", detail);
     }
 
-    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    public Task ForbidAsync(AuthenticationProperties? properties)
     {
-        var needed = Context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAuthorizeData>()?.Policy ?? "another scope";
-        return GatewayRejection.WriteAsync(Context, StatusCodes.Status403Forbidden, StatusCode.PermissionDenied, "Forbidden",
-            $"API key '{Context.User.Identity?.Name}' lacks the '{needed}' scope this operation needs");
+        var needed = _context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAuthorizeData>()?.Policy ?? "another scope";
+        LogForbidden(logger, _context.User.Identity?.Name, needed);
+        return GatewayRejection.WriteAsync(_context, StatusCodes.Status403Forbidden, StatusCode.PermissionDenied, "Forbidden",
+            $"API key '{_context.User.Identity?.Name}' lacks the '{needed}' scope this operation needs");
     }
 
-    private static string? Presented(HttpRequest request)
+    /// <summary>The key the request presents, trimmed, as a slice of its header (no copy); false when it presents none.</summary>
+    private static bool TryGetPresented(HttpRequest request, out ReadOnlyMemory<char> presented)
     {
+        const string bearer = "Bearer ";
         var authorization = request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        if (authorization.StartsWith(bearer, StringComparison.OrdinalIgnoreCase))
         {
-            return authorization["Bearer ".Length..].Trim();
+            presented = authorization.AsMemory(bearer.Length).Trim();
+            return true;
         }
 
         var apiKey = request.Headers[ApiKeyHeader].ToString();
-        return apiKey.Length > 0 ? apiKey : null;
+        presented = apiKey.AsMemory();
+        return apiKey.Length > 0;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "ApiKey was not authenticated: {Reason}")]
+    private static partial void LogNotAuthenticated(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "API key {Caller} was forbidden: the route needs scope {Scope}")]
+    private static partial void LogForbidden(ILogger logger, string? caller, string scope);
 }

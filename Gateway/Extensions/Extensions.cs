@@ -1,4 +1,5 @@
-using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts.Registry.V1;
@@ -28,16 +29,19 @@ internal static class Extensions
 
         builder.Services.AddSingleton<ApiKeyRing>();
         builder.Services.AddSingleton<InvalidKeyThrottle>();
-        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        builder.Services.AddAuthorization(options =>
+        // Registered, so the scheme's per-request handler is created from the container, not by reflection.
+        builder.Services.AddTransient<ApiKeyAuthenticationHandler>();
+        builder.Services.AddAuthentication(options =>
         {
-            foreach (var scope in Scopes.All)
-            {
-                options.AddPolicy(scope, policy => policy.RequireAuthenticatedUser()
-                    .RequireAssertion(context => context.User.HasClaim(Scopes.ClaimType, scope) || context.User.HasClaim(Scopes.ClaimType, Scopes.Admin)));
-            }
+            options.DefaultScheme = ApiKeyAuthenticationHandler.SchemeName;
+            options.AddScheme<ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         });
+        // The authorization middleware resolves these for every request, and by default each
+        // resolution builds a new chain of them; they hold no per-request state, so one set serves all.
+        builder.Services.AddSingleton<IAuthorizationHandlerProvider, DefaultAuthorizationHandlerProvider>();
+        builder.Services.AddSingleton<IAuthorizationService, DefaultAuthorizationService>();
+        builder.Services.AddSingleton<IPolicyEvaluator, PolicyEvaluator>();
+        builder.Services.AddAuthorization(ScopeRequirement.AddPolicies);
         builder.Services.AddApiKeyRateLimiting();
         builder.Services.AddRequestSizeLimit();
 
@@ -55,6 +59,7 @@ internal static class Extensions
             .AddServiceDiscoveryDestinationResolver()
             .AddReplicaAddressResolver()
             .AddGatewayTransforms()
+            .AddForwardedTraceContext()
             .AddRouteBodyLimits();
     }
 }

@@ -35,14 +35,7 @@ internal static class ApiKeyRateLimiting
     {
         public void Configure(RateLimiterOptions options)
         {
-            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-            {
-                var caller = context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name : null;
-                var key = caller is null ? null : gateway.Value.ApiKeys.Find(candidate => candidate.Name == caller);
-                return key is null
-                    ? RateLimitPartition.GetNoLimiter("")
-                    : RateLimitPartition.GetTokenBucketLimiter(key.Name, _ => Bucket(key.RequestsPerSecond, key.Burst));
-            });
+            options.GlobalLimiter = new ApiKeyLimiter(gateway.Value.ApiKeys);
             options.OnRejected = (context, _) =>
             {
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);

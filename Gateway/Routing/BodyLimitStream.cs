@@ -20,8 +20,12 @@ internal sealed class BodyLimitStream(Stream inner, long limit) : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        Count(await inner.ReadAsync(buffer, cancellationToken));
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        // Most reads of a small gRPC body complete at once: count them without an async state machine.
+        var read = inner.ReadAsync(buffer, cancellationToken);
+        return read.IsCompletedSuccessfully ? new(Count(read.Result)) : CountAsync(read);
+    }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
@@ -35,6 +39,8 @@ internal sealed class BodyLimitStream(Stream inner, long limit) : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    private async ValueTask<int> CountAsync(ValueTask<int> read) => Count(await read);
 
     private int Count(int read)
     {

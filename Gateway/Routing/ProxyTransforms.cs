@@ -43,8 +43,14 @@ internal static class ProxyTransforms
         var metrics = builder.Services.GetRequiredService<GatewayMetrics>();
         builder.AddRequestTransform(context =>
         {
+            var current = canaries.Current;
+            if (current.Count == 0)
+            {
+                return ValueTask.CompletedTask;
+            }
+
             List<string>? pins = null;
-            foreach (var (model, canary) in canaries.Current)
+            foreach (var (model, canary) in current)
             {
                 if (Random.Shared.Next(100) < canary.Percent)
                 {

@@ -18,10 +18,17 @@ internal static class RequestSizeLimit
     public static IServiceCollection AddRequestSizeLimit(this IServiceCollection services) =>
         services.AddSingleton<IConfigureOptions<KestrelServerOptions>, ConfigureKestrel>();
 
-    public static IApplicationBuilder UseRequestSizeLimit(this IApplicationBuilder app) => app.Use((context, next) =>
+    public static IApplicationBuilder UseRequestSizeLimit(this IApplicationBuilder app)
+    {
+        // Read once: the gateway's options are not reloaded.
+        var gatewayLimit = app.ApplicationServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
+        return app.Use((context, next) => Enforce(context, next, gatewayLimit));
+    }
+
+    private static Task Enforce(HttpContext context, RequestDelegate next, long gatewayLimit)
     {
         var routeLimit = RouteBodyLimit.Of(context);
-        var limit = routeLimit ?? context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
+        var limit = routeLimit ?? gatewayLimit;
         if (context.Request.ContentLength > limit)
         {
             // The unread body is over Kestrel's limit, so the connection cannot be drained for
@@ -47,7 +54,7 @@ internal static class RequestSizeLimit
         }
 
         return next(context);
-    });
+    }
 
     private sealed class ConfigureKestrel(IOptions<GatewayOptions> gateway) : IConfigureOptions<KestrelServerOptions>
     {

@@ -15,7 +15,7 @@ internal static class RequestIdMiddleware
     public static IApplicationBuilder UseRequestId(this IApplicationBuilder app) => app.Use((context, next) =>
     {
         var requestId = context.Request.Headers[Header].ToString();
-        if (requestId.Length is 0 or > MaxLength || requestId.Any(char.IsControl))
+        if (requestId.Length is 0 or > MaxLength || HasControl(requestId))
         {
             // Never the trace id: every request under one parent span would share it, and the
             // asynchronous path answers an id once.
@@ -27,4 +27,17 @@ internal static class RequestIdMiddleware
         Activity.Current?.SetTag("msswift.request_id", requestId);
         return next(context);
     });
+
+    private static bool HasControl(string value)
+    {
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -16,6 +16,10 @@ namespace MsSwift.Bench;
 /// alternated in one run: throughput at saturation (best of several rounds), then p50/p99 at a
 /// fixed moderate rate, over several rounds: the added latency is the median of the rounds'
 /// differences, each measured minutes apart from the others but seconds apart from its direct run.
+/// The closing "target" lines hold the gateway to bare YARP (issue 16): at least 0.9 of its throughput
+/// and at most 0.2 ms over its p50. With <c>--profile DIR</c>, a further 1-token saturation run per
+/// proxy is recorded (<see cref="ProcessProfile"/>) and summarized (<see cref="ProfileReport"/>),
+/// after the measurements, so the profiler never slows a measured run.
 /// </summary>
 internal static partial class GatewayBenchmark
 {
@@ -23,10 +27,13 @@ internal static partial class GatewayBenchmark
     private const int SaturationRounds = 4;
     private const int LatencyRounds = 5;
     private const int LatencySeconds = 4;
+    private const int ProfileSeconds = 8;
+    private const double ThroughputTarget = 0.9;
+    private const double AddedP50TargetMs = 0.2;
     private static readonly string[] Paths = ["direct", "gateway", "bare YARP"];
     private static readonly TestApiKey Key = new("bench", "bench-key-0123456789abcdef", ["inference"], RequestsPerSecond: 1_000_000, Burst: 1_000_000);
 
-    public static async Task<int> RunAsync(int requests, int rate)
+    public static async Task<int> RunAsync(int requests, int rate, string? profile, bool profileOnly = false)
     {
         await using var infrastructure = await ServiceInfrastructure.StartAsync();
         await using var inference = await InferenceServer.StartAsync(infrastructure, new Dictionary<string, string> { ["Inference__MaxBatchSize"] = "16", ["Inference__MaxQueueSize"] = "1024" });
@@ -38,11 +45,18 @@ internal static partial class GatewayBenchmark
 
         await using var bare = await BareProxy.StartAsync(inference.GrpcAddress);
         await CheckAnswersAsync(inference, gateway, bare.Address);
+        if (profileOnly && !string.IsNullOrEmpty(profile))
+        {
+            await ProfileAsync(profile, [("gateway", gateway.ProcessId, gateway.GrpcAddress), ("bare-yarp", bare.ProcessId, bare.Address)]);
+            return 0;
+        }
+
         Console.WriteLine($"Predict over h2c; {requests} requests per saturation measurement (16 streams), the paths alternated, best of {SaturationRounds}; latency at a steady {rate} req/s (4 clients, {LatencySeconds} s per path), the paths alternated, median of {LatencyRounds} rounds.");
         Console.WriteLine();
         Console.WriteLine($"| new tokens | path | throughput at saturation | p50 at {rate} req/s | p99 at {rate} req/s |");
         Console.WriteLine("|---|---|---|---|---|");
         var summary = new List<string>();
+        var targets = new List<string>();
         foreach (var tokens in new[] { 1, 16 })
         {
             var body = System.IO.Path.GetTempFileName();
@@ -61,11 +75,58 @@ internal static partial class GatewayBenchmark
                 summary.Add(FormattableString.Invariant(
                     $"{tokens} new token(s), {proxy}: throughput ratio {proxy} / direct {saturation[proxy] / saturation["direct"]:F2}; added at {rate} req/s: p50 {Median(addedP50):F2} ms (rounds {string.Join(", ", addedP50.Select(added => added.ToString("F2", CultureInfo.InvariantCulture)))}), p99 {addedP99:F2} ms"));
             }
+
+            // Against bare YARP of the same round, which ran seconds apart on the same machine.
+            var ratio = saturation["gateway"] / saturation["bare YARP"];
+            var overBare = Median(rounds.Select(round => round["gateway"].P50 - round["bare YARP"].P50));
+            targets.Add(FormattableString.Invariant(
+                $"target, {tokens} new token(s): gateway / bare YARP throughput {ratio:F2} (>= {ThroughputTarget}: {Verdict(ratio >= ThroughputTarget)}); gateway p50 - bare YARP p50 {overBare:F2} ms (<= {AddedP50TargetMs} ms: {Verdict(overBare <= AddedP50TargetMs)})"));
         }
 
         Console.WriteLine();
         summary.ForEach(Console.WriteLine);
+        targets.ForEach(Console.WriteLine);
+        if (!string.IsNullOrEmpty(profile))
+        {
+            await ProfileAsync(profile, [("gateway", gateway.ProcessId, gateway.GrpcAddress), ("bare-yarp", bare.ProcessId, bare.Address)]);
+        }
+
         return 0;
+    }
+
+    private static string Verdict(bool met) => met ? "met" : "NOT met";
+
+    /// <summary>One recorded 1-token saturation run per proxy (after a warm-up), then CPU and allocations per request and where they go.</summary>
+    private static async Task ProfileAsync(string directory, (string Name, int ProcessId, Uri Address)[] proxies)
+    {
+        var body = System.IO.Path.GetTempFileName();
+        await File.WriteAllBytesAsync(body, GrpcFrame(Request(1)));
+        foreach (var (_, _, address) in proxies)
+        {
+            await H2LoadAsync(address, body, ["-n", "3000", "-c", "16"]);
+        }
+
+        var recordings = new List<ProcessProfile.Recording>();
+        foreach (var (name, processId, address) in proxies)
+        {
+            recordings.Add(await ProcessProfile.RecordAsync(name, processId, ProfileSeconds, async () =>
+                RequestsDone(await H2LoadAsync(address, body, ["-D", ProfileSeconds.ToString(CultureInfo.InvariantCulture), "-c", "16"])), directory));
+        }
+
+        File.Delete(body);
+        Console.WriteLine();
+        Console.WriteLine($"Profiled (1 new token, 16 streams, {ProfileSeconds} s, recorded by dotnet-trace and dotnet-counters; files in {directory}):");
+        foreach (var recording in recordings)
+        {
+            Console.WriteLine(FormattableString.Invariant(
+                $"  {recording.Name}: {recording.RequestsPerSecond:F0} req/s while recorded, CPU {recording.CpuMillisecondsPerRequest:F3} ms per request, allocated {recording.AllocatedBytesPerRequest / 1024:F1} KB per request"));
+        }
+
+        foreach (var recording in recordings)
+        {
+            Console.WriteLine();
+            Console.WriteLine(ProfileReport.Summarize(recording.TracePath));
+        }
     }
 
     private static async Task<(Dictionary<string, double> Saturation, List<Dictionary<string, (double P50, double P99)>> LatencyRounds)> MeasureAsync(
@@ -149,6 +210,8 @@ internal static partial class GatewayBenchmark
         return output;
     }
 
+    private static long RequestsDone(string output) => long.Parse(RequestsLine().Match(output).Groups["done"].Value, CultureInfo.InvariantCulture);
+
     private static double RequestsPerSecond(string output) =>
         double.Parse(FinishedLine().Match(output).Groups["rps"].Value, CultureInfo.InvariantCulture);
 
@@ -173,6 +236,6 @@ internal static partial class GatewayBenchmark
     [GeneratedRegex(@"finished in [\d.]+\w+, (?<rps>[\d.]+) req/s")]
     private static partial Regex FinishedLine();
 
-    [GeneratedRegex(@"requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (?<failed>\d+) failed, (?<errored>\d+) errored")]
+    [GeneratedRegex(@"requests: \d+ total, \d+ started, (?<done>\d+) done, \d+ succeeded, (?<failed>\d+) failed, (?<errored>\d+) errored")]
     private static partial Regex RequestsLine();
 }

@@ -5,7 +5,10 @@ using MsSwift.Bench;
 //   int8 [--threads N] [--repeats N] [--python PATH]   int8 vs fp32 serving: tokens/s at batch 1 and 16, memory, bandwidth share
 //   inference [--threads N] [--parts uniform,mixed,prefix]  batching on vs off, continuous vs request-level, prefix cache cold vs warm
 //   scheduler [--threads N] [--rounds N]                 the adaptive scheduler vs every fixed batch size at 1, 8, 64 clients
-//   gateway [--requests N] [--rate N]                    the same gRPC load direct and through the gateway (h2load)
+//   gateway [--requests N] [--rate N] [--profile DIR]    the same gRPC load direct, through bare YARP and through the gateway (h2load);
+//                                                        --profile: also record each proxy with dotnet-trace/dotnet-counters (eng/profile-gateway.sh);
+//                                                        --profile-only: only that recording, no measured runs
+//   profile-report FILE.nettrace                         where a recorded proxy's CPU and allocations go
 //   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
 //   data [--gib N] [--calls N]                           ingest and serve a synthetic text file past 2 GiB (written under /tmp, deleted after)
 //   training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH]
@@ -23,15 +26,22 @@ return command switch
     "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2), Text("--parts", "uniform,mixed,prefix").Split(',')),
     "scheduler" => await SchedulerBenchmark.RunAsync(Option("--threads", 2), Option("--rounds", 1)),
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
-    "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200)),
+    "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200), Text("--profile", ""), args.Contains("--profile-only")),
+    "profile-report" when args.Length > 1 => Report(args[1]),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
     "data" => await DataBenchmark.RunAsync(double.Parse(Text("--gib", "2.5"), System.Globalization.CultureInfo.InvariantCulture), Option("--calls", 200)),
     "training-cluster" => await ClusterTrainingBenchmark.RunAsync(Option("--threads", Environment.ProcessorCount), Option("--steps", 40), Option("--warmup", 5), Text("--corpus", "data/corpus/tinyshakespeare.txt")),
     _ => Usage(),
 };
 
+static int Report(string trace)
+{
+    Console.WriteLine(ProfileReport.Summarize(trace));
+    return 0;
+}
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
     return 2;
 }

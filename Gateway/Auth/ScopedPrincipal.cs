@@ -1,0 +1,21 @@
+using System.Collections.Frozen;
+using System.Security.Claims;
+
+namespace MsSwift.Gateway.Auth;
+
+/// <summary>
+/// An API key's principal, built once per key (<see cref="ApiKeyRing"/>): its claims as before, plus
+/// the scopes they grant (admin: all of them) as a set for <see cref="ScopeRequirement"/>, and a name
+/// that is read without searching the claims (the rate limiter and the caller header ask for it on
+/// every request).
+/// </summary>
+internal sealed class ScopedPrincipal(ClaimsIdentity identity, IReadOnlyCollection<string> scopes) : ClaimsPrincipal(identity)
+{
+    public FrozenSet<string> Allowed { get; } = (scopes.Contains(Scopes.Admin) ? Scopes.All : scopes).ToFrozenSet(StringComparer.Ordinal);
+}
+
+/// <summary>A claims identity whose <see cref="Name"/> is fixed when it is built.</summary>
+internal sealed class CallerIdentity(IEnumerable<Claim> claims, string authenticationType, string name) : ClaimsIdentity(claims, authenticationType, ApiKeyAuthenticationHandler.CallerNameClaim, null)
+{
+    public override string Name { get; } = name;
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace MsSwift.Bench;
+
+/// <summary>
+/// Records one process while a load runs against it: dotnet-trace (CPU samples, and the runtime's
+/// allocation ticks with their stacks) and dotnet-counters (System.Runtime, as CSV), plus the
+/// process's own CPU time from /proc, so CPU and allocation can be put per request. The tools are
+/// .NET global tools installed by eng/profile-gateway.sh; they must be on PATH.
+/// </summary>
+internal static class ProcessProfile
+{
+    // Thread samples (the profile), plus the runtime's keywords for method names, stacks and GC at the
+    // verbose level, which adds GC/AllocationTick (an allocation sample about every 100 KB).
+    private const string RuntimeProvider = "Microsoft-Windows-DotNETRuntime:0x14C14FCCBD:5";
+    private static readonly TimeSpan Attach = TimeSpan.FromSeconds(2);
+    private static readonly long ClockTicksPerSecond = 100; // USER_HZ on Linux
+
+    /// <summary>CPU time the process used while the load ran, per request, and the recording's files.</summary>
+    public sealed record Recording(string Name, double CpuMillisecondsPerRequest, double AllocatedBytesPerRequest, double RequestsPerSecond, string TracePath, string CountersPath);
+
+    /// <param name="name">File name stem under <paramref name="directory"/>.</param>
+    /// <param name="processId">The process to record.</param>
+    /// <param name="seconds">How long <paramref name="load"/> runs; the recording starts before it and ends after it.</param>
+    /// <param name="load">Runs the load; returns the number of requests it completed.</param>
+    /// <param name="directory">Where the .nettrace and .csv go.</param>
+    public static async Task<Recording> RecordAsync(string name, int processId, int seconds, Func<Task<long>> load, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var trace = Path.Combine(directory, name + ".nettrace");
+        var counters = Path.Combine(directory, name + ".counters.csv");
+        File.Delete(trace);
+        File.Delete(counters);
+        var duration = TimeSpan.FromSeconds(seconds) + Attach + Attach;
+        var pid = processId.ToString(CultureInfo.InvariantCulture);
+        var span = duration.ToString(@"dd\:hh\:mm\:ss", CultureInfo.InvariantCulture);
+        using var tracer = Start("dotnet-trace", ["collect", "-p", pid, "--profile", "dotnet-sampled-thread-time", "--providers", RuntimeProvider, "--duration", span, "-o", trace]);
+        using var counter = Start("dotnet-counters", ["collect", "-p", pid, "--counters", "System.Runtime", "--refresh-interval", "1", "--format", "csv", "--duration", span, "-o", counters]);
+        await Task.Delay(Attach);
+
+        var cpuBefore = CpuTicks(processId);
+        var started = Stopwatch.GetTimestamp();
+        var requests = await load();
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var cpu = TimeSpan.FromSeconds((CpuTicks(processId) - cpuBefore) / (double)ClockTicksPerSecond);
+
+        await WaitAsync(tracer);
+        await WaitAsync(counter);
+        var allocated = AllocatedBytes(counters);
+        return new Recording(name, cpu.TotalMilliseconds / requests, allocated / requests, requests / elapsed.TotalSeconds, trace, counters);
+    }
+
+    private static Process Start(string tool, IEnumerable<string> arguments)
+    {
+        var startInfo = new ProcessStartInfo(tool, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        try
+        {
+            var process = Process.Start(startInfo)!;
+            // Read both streams so a chatty tool never blocks on a full pipe.
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return process;
+        }
+        catch (System.ComponentModel.Win32Exception error)
+        {
+            throw new InvalidOperationException($"{tool} is not on PATH; run eng/profile-gateway.sh, which installs it", error);
+        }
+    }
+
+    private static async Task WaitAsync(Process tool)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await tool.WaitForExitAsync(timeout.Token);
+        if (tool.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{tool.StartInfo.FileName} exited with {tool.ExitCode}");
+        }
+    }
+
+    /// <summary>utime + stime of the process, in clock ticks (/proc/PID/stat fields 14 and 15).</summary>
+    private static long CpuTicks(int processId)
+    {
+        var stat = File.ReadAllText($"/proc/{processId}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The sum of the per-interval increments of the runtime's allocated-bytes counter over the recording.</summary>
+    private static double AllocatedBytes(string csv) => File.ReadLines(csv)
+        .Select(line => line.Split(','))
+        .Where(fields => fields.Length >= 5 && fields[2].StartsWith("dotnet.gc.heap.total_allocated", StringComparison.Ordinal))
+        .Sum(fields => double.Parse(fields[^1], CultureInfo.InvariantCulture));
+}
