@@ -11,7 +11,7 @@
 #   ./build.sh manifest   regenerate aspire-manifest.json from the AppHost
 #   ./build.sh publish    write deploy/k8s/ (kustomize base, dev and gpu overlays) from the manifest and
 #                         deploy/publish.json (--check: only say whether deploy/k8s/ is current)
-#   ./build.sh bench model  run a benchmark: model, inference, scheduler, gateway, training, training-cluster or data
+#   ./build.sh bench model  run a benchmark: model, int8, inference, scheduler, gateway, replicas, training, training-cluster or data
 #                         (installs python3-torch, OpenBLAS, h2load)
 #   ./build.sh images [--cuda] [--registry HOST[/NAMESPACE]] [dotnet publish args]
 #                         publish the five OCI images (SDK container publishing, docs/DEPLOYMENT.md);

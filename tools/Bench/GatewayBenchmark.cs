@@ -31,7 +31,7 @@ internal static partial class GatewayBenchmark
     private const double ThroughputTarget = 0.9;
     private const double AddedP50TargetMs = 0.2;
     private static readonly string[] Paths = ["direct", "gateway", "bare YARP"];
-    private static readonly TestApiKey Key = new("bench", "bench-key-0123456789abcdef", ["inference"], RequestsPerSecond: 1_000_000, Burst: 1_000_000);
+    internal static readonly TestApiKey Key = new("bench", "bench-key-0123456789abcdef", ["inference"], RequestsPerSecond: 1_000_000, Burst: 1_000_000);
 
     public static async Task<int> RunAsync(int requests, int rate, string? profile, bool profileOnly = false)
     {
@@ -165,13 +165,13 @@ internal static partial class GatewayBenchmark
         return (saturation, rounds);
     }
 
-    private static double Median(IEnumerable<double> values)
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    private static PredictRequest Request(int tokens) => new()
+    internal static PredictRequest Request(int tokens) => new()
     {
         InputData = ByteString.CopyFromUtf8("benchmark"),
         Parameters = new GenerationParameters { MaxNewTokens = tokens },
@@ -187,7 +187,7 @@ internal static partial class GatewayBenchmark
         await new ModelService.ModelServiceClient(gateway.Channel).PredictAsync(request, new Metadata { { "authorization", $"Bearer {Key.Key}" } });
     }
 
-    private static async Task<string> H2LoadAsync(Uri address, string body, IEnumerable<string> options)
+    internal static async Task<string> H2LoadAsync(Uri address, string body, IEnumerable<string> options)
     {
         var arguments = new List<string>(options)
         {
@@ -212,11 +212,11 @@ internal static partial class GatewayBenchmark
 
     private static long RequestsDone(string output) => long.Parse(RequestsLine().Match(output).Groups["done"].Value, CultureInfo.InvariantCulture);
 
-    private static double RequestsPerSecond(string output) =>
+    internal static double RequestsPerSecond(string output) =>
         double.Parse(FinishedLine().Match(output).Groups["rps"].Value, CultureInfo.InvariantCulture);
 
     /// <summary>h2load's log: start time (µs), HTTP status, duration (µs) per request.</summary>
-    private static (double P50, double P99) Percentiles(string[] log)
+    internal static (double P50, double P99) Percentiles(string[] log)
     {
         var milliseconds = log.Select(line => double.Parse(line.Split('\t')[2], CultureInfo.InvariantCulture) / 1000).Order().ToList();
         double At(double quantile) => milliseconds[Math.Min(milliseconds.Count - 1, (int)Math.Ceiling(quantile * milliseconds.Count) - 1)];
@@ -224,7 +224,7 @@ internal static partial class GatewayBenchmark
     }
 
     /// <summary>One gRPC message on the wire: not compressed, 4-byte big-endian length, the message.</summary>
-    private static byte[] GrpcFrame(IMessage message)
+    internal static byte[] GrpcFrame(IMessage message)
     {
         var payload = message.ToByteArray();
         var frame = new byte[5 + payload.Length];

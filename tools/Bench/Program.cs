@@ -9,6 +9,7 @@ using MsSwift.Bench;
 //                                                        --profile: also record each proxy with dotnet-trace/dotnet-counters (eng/profile-gateway.sh);
 //                                                        --profile-only: only that recording, no measured runs
 //   profile-report FILE.nettrace                         where a recorded proxy's CPU and allocations go
+//   replicas [--requests N] [--tokens N]                one inference replica vs two behind the gateway, 64 clients (h2load)
 //   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
 //   data [--gib N] [--calls N]                           ingest and serve a synthetic text file past 2 GiB (written under /tmp, deleted after)
 //   training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH]
@@ -28,6 +29,7 @@ return command switch
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200), Text("--profile", ""), args.Contains("--profile-only")),
     "profile-report" when args.Length > 1 => Report(args[1]),
+    "replicas" => await ReplicaBenchmark.RunAsync(Option("--requests", 3000), Option("--tokens", 16)),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
     "data" => await DataBenchmark.RunAsync(double.Parse(Text("--gib", "2.5"), System.Globalization.CultureInfo.InvariantCulture), Option("--calls", 200)),
     "training-cluster" => await ClusterTrainingBenchmark.RunAsync(Option("--threads", Environment.ProcessorCount), Option("--steps", 40), Option("--warmup", 5), Text("--corpus", "data/corpus/tinyshakespeare.txt")),
@@ -42,6 +44,6 @@ static int Report(string trace)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench replicas [--requests N] [--tokens N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
     return 2;
 }
