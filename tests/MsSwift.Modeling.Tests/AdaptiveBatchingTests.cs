@@ -17,21 +17,35 @@ public sealed class AdaptiveBatchingTests
         using var model = ContinuousBatcherTests.DecisiveModel();
         await using var batcher = new ContinuousBatcher(model, Bytes, new BatcherOptions { MaxBatchSize = 64 });
 
-        var alone = await ClientsAsync(batcher, clients: 1, requestsEach: 4);
-        var burst = await ClientsAsync(batcher, clients: 64, requestsEach: 2);
-        var aloneAgain = await ClientsAsync(batcher, clients: 1, requestsEach: 4);
+        var (alone, _) = await ClientsAsync(batcher, clients: 1, requestsEach: 4);
+        var (burst, duringBurst) = await ClientsAsync(batcher, clients: 64, requestsEach: 2);
+        var (aloneAgain, _) = await ClientsAsync(batcher, clients: 1, requestsEach: 4);
 
         Assert.All(alone, state => Assert.Equal(1, state.ChosenBatchSize));
         Assert.True(burst.Max(state => state.ChosenBatchSize) >= 48, $"the batch under 64 clients reached only {burst.Max(state => state.ChosenBatchSize)}");
-        Assert.True(burst.Max(state => state.Running) >= 32, $"at most {burst.Max(state => state.Running)} sequences ran together under 64 clients");
-        Assert.InRange(burst.Max(state => state.KvCacheUsage), double.Epsilon, 1);
+        Assert.True(duringBurst.Max(state => state.Running) >= 32, $"at most {duringBurst.Max(state => state.Running)} sequences ran together under 64 clients");
+        Assert.InRange(duringBurst.Max(state => state.KvCacheUsage), double.Epsilon, 1);
         Assert.All(aloneAgain, state => Assert.Equal(1, state.ChosenBatchSize));
     }
 
-    /// <summary>Closed-loop clients; each notes the engine's state when its request's first token arrives (a decision has been made for it by then).</summary>
-    private static async Task<List<SchedulerState>> ClientsAsync(ContinuousBatcher batcher, int clients, int requestsEach)
+    /// <summary>
+    /// Closed-loop clients; each notes the engine's state when its request's first token arrives (a
+    /// decision has been made for it by then). Beside them the engine's state is read all along: on a
+    /// loaded machine a client may only run after its whole batch has finished, and then sees it idle.
+    /// </summary>
+    private static async Task<(List<SchedulerState> AtFirstToken, List<SchedulerState> Sampled)> ClientsAsync(ContinuousBatcher batcher, int clients, int requestsEach)
     {
         var seen = new List<SchedulerState>();
+        var sampled = new List<SchedulerState>();
+        using var done = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                sampled.Add(batcher.State);
+                await Task.Delay(1);
+            }
+        });
         await Task.WhenAll(Enumerable.Range(0, clients).Select(client => Task.Run(async () =>
         {
             for (var i = 0; i < requestsEach; i++)
@@ -47,6 +61,8 @@ public sealed class AdaptiveBatchingTests
                 await handle.Completion.WaitAsync(Timeout);
             }
         }))).WaitAsync(Timeout);
-        return seen;
+        await done.CancelAsync();
+        await sampler;
+        return (seen, sampled);
     }
 }
