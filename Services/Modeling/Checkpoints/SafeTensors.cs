@@ -57,7 +57,10 @@ public static class SafeTensors
         SafeTensorsHeader.Write(stream, header);
         foreach (var (_, tensor) in ordered)
         {
-            using var contiguous = tensor.detach().cpu().contiguous();
+            // Each step's wrapper is held until the next call on it returns (see ParameterVector.WriteGradients).
+            using var detached = tensor.detach();
+            using var host = detached.cpu();
+            using var contiguous = host.contiguous();
             stream.Write(contiguous.bytes);
         }
     }

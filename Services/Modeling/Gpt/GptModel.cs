@@ -60,9 +60,24 @@ public sealed class GptModel : Module<Tensor, Tensor>
     public bool IsInt8 { get; }
 
     // wpe, not wte: the token embedding is int8 in a quantized model.
-    public Device Device => wpe.weight!.device;
+    public Device Device
+    {
+        get
+        {
+            // Embedding.weight is a new wrapper per call; held until the native call returns.
+            using var weight = wpe.weight!;
+            return weight.device;
+        }
+    }
 
-    public ScalarType DType => wpe.weight!.dtype;
+    public ScalarType DType
+    {
+        get
+        {
+            using var weight = wpe.weight!;
+            return weight.dtype;
+        }
+    }
 
     /// <summary>Logits [batch, steps, vocab] for token ids [batch, steps], attending causally.</summary>
     public override Tensor forward(Tensor tokens) => Logits(tokens, cache: null);

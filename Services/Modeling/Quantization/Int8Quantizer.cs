@@ -31,7 +31,9 @@ public static class Int8Quantizer
                 }
                 else if (module is Embedding embedding && targets[name] is Int8Embedding table)
                 {
-                    table.QuantizeFrom(embedding.weight!);
+                    // Embedding.weight is a new wrapper per call: held until the quantization has read it.
+                    using var weight = embedding.weight!;
+                    table.QuantizeFrom(weight);
                 }
             }
 

@@ -236,9 +236,12 @@ public sealed class GptTrainer : IDisposable
         using var _ = no_grad();
         for (var i = 0; i < _masterParameters.Length; i++)
         {
-            if (_computeParameters[i].grad is { } gradient)
+            // Wrappers held until the native calls return (see ParameterVector.WriteGradients).
+            using var gradient = _computeParameters[i].grad;
+            if (gradient is not null)
             {
-                _masterParameters[i].grad = gradient.to(float32).DetachFromDisposeScope();
+                using var master = gradient.to(float32);
+                _masterParameters[i].grad = master;
             }
         }
     }

@@ -20,7 +20,7 @@ public static class ParameterVector
     public static void Write(IReadOnlyList<Parameter> parameters, ReadOnlySpan<float> flat)
     {
         using var _ = no_grad();
-        Copy(parameters, flat, parameter => parameter);
+        Copy(parameters, flat, (parameter, source) => parameter.copy_(source));
     }
 
     public static float[] ReadGradients(IReadOnlyList<Parameter> parameters)
@@ -29,17 +29,28 @@ public static class ParameterVector
         return cat(parameters.Select(parameter => (parameter.grad ?? zeros_like(parameter)).reshape(-1).to(float32).cpu()).ToList(), 0).data<float>().ToArray();
     }
 
-    public static void WriteGradients(IReadOnlyList<Parameter> parameters, ReadOnlySpan<float> flat)
-    {
-        foreach (var parameter in parameters.Where(parameter => parameter.grad is null))
+    public static void WriteGradients(IReadOnlyList<Parameter> parameters, ReadOnlySpan<float> flat) =>
+        Copy(parameters, flat, (parameter, source) =>
         {
-            parameter.grad = zeros_like(parameter).DetachFromDisposeScope();
-        }
+            // Every `parameter.grad` is a new wrapper of its own native handle. It is held in a
+            // variable until the copy returns: a temporary one is unreachable once its handle is
+            // read, and in optimised code the GC finalised it (freeing the handle) while copy_
+            // still ran on it, which crashed the parameter server in libtorch (bump_version).
+            var gradient = parameter.grad;
+            if (gradient is null)
+            {
+                using var zeros = zeros_like(parameter);
+                parameter.grad = zeros;
+                gradient = parameter.grad!;
+            }
 
-        Copy(parameters, flat, parameter => parameter.grad!);
-    }
+            using (gradient)
+            {
+                gradient.copy_(source);
+            }
+        });
 
-    private static void Copy(IReadOnlyList<Parameter> parameters, ReadOnlySpan<float> flat, Func<Parameter, Tensor> target)
+    private static void Copy(IReadOnlyList<Parameter> parameters, ReadOnlySpan<float> flat, Action<Parameter, Tensor> copy)
     {
         var expected = Length(parameters);
         if (flat.Length != expected)
@@ -52,7 +63,7 @@ public static class ParameterVector
         {
             var count = (int)parameter.NumberOfElements;
             using var source = tensor(flat.Slice(offset, count).ToArray(), parameter.shape, dtype: float32);
-            target(parameter).copy_(source);
+            copy(parameter, source);
             offset += count;
         }
     }

@@ -11,7 +11,11 @@ public sealed record TokenBatch(Tensor Inputs, Tensor Targets) : IDisposable
     public static TokenBatch FromWindows(Tensor windows)
     {
         var steps = windows.shape[1] - 1;
-        return new TokenBatch(windows.narrow(1, 0, steps), windows.narrow(1, 1, steps));
+        var batch = new TokenBatch(windows.narrow(1, 0, steps), windows.narrow(1, 1, steps));
+        // Callers pass temporaries: without this, optimised code may finalise `windows` (freeing
+        // its native handle) while the second narrow still runs on it.
+        GC.KeepAlive(windows);
+        return batch;
     }
 
     public void Dispose()
