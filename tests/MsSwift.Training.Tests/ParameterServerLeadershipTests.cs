@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using MsSwift.Contracts.Training.V1;
+using MsSwift.Modeling;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
@@ -20,6 +21,8 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
     private static readonly TrainingHyperparameters Hyperparameters = new() { LearningRate = 3e-3, MinLearningRate = 3e-4, WarmupSteps = 2, TotalSteps = 6 };
 
     private readonly string _checkpoints = Directory.CreateTempSubdirectory("msswift-training-").FullName;
+    // A background thread for the test process's life, as in the service: the leaders' updates run on it.
+    private static readonly TorchThread Torch = new("test-parameter-server");
     private RedisServer _redis = null!;
     private ConnectionMultiplexer _connection = null!;
 
@@ -117,7 +120,7 @@ public sealed class ParameterServerLeadershipTests : IAsyncLifetime
     }
 
     private ParameterServerLeader Leader(ParameterServerJobSpec spec, ICheckpointStore store, ParameterServerJobs jobs) =>
-        new(spec, new RedisLock(_connection, TimeProvider.System), new JobStore(_connection, TimeProvider.System), store, jobs, TimeProvider.System, NullLogger<ParameterServerLeader>.Instance);
+        new(spec, new RedisLock(_connection, TimeProvider.System), new JobStore(_connection, TimeProvider.System), store, jobs, Torch, TimeProvider.System, NullLogger<ParameterServerLeader>.Instance);
 
     private static ParameterServerJobSpec Spec(string jobId) =>
         new(jobId, Config, Hyperparameters, new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 1, TimeSpan.FromSeconds(30)), CheckpointEverySteps: 2, Seed: 5);

@@ -31,6 +31,8 @@ internal static class Extensions
         builder.Services.AddSingleton<RedisLock>();
         builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<JobChanges>();
+        // One thread for the process's libtorch work on the step path (a worker's gradients, a parameter server's update).
+        builder.Services.AddSingleton(_ => new TorchThread("msswift-training"));
         builder.Services.AddServiceGrpcClient<DataService.DataServiceClient>("http://_grpc.data");
         // An invalid role is reported by options binding at start, naming the key.
         var role = string.Equals(builder.Configuration[$"{TrainingOptions.SectionName}:{nameof(TrainingOptions.Role)}"], nameof(TrainingRole.Worker), StringComparison.OrdinalIgnoreCase)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.V1;
+using MsSwift.Modeling;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
@@ -20,7 +21,8 @@ namespace MsSwift.Training.Jobs;
 /// </summary>
 public sealed partial class JobCoordinator(
     JobStore store, JobChanges changes, RedisLock locks, Lazy<ICheckpointStore> checkpoints, ParameterServerJobs jobs, TrainingEventOutbox outbox,
-    DataService.DataServiceClient data, FineTuneSource fineTuning, LedJobServices services, AdvertisedAddress address, IOptions<TrainingOptions> options, ILoggerFactory loggers) : IAsyncDisposable
+    DataService.DataServiceClient data, FineTuneSource fineTuning, LedJobServices services, AdvertisedAddress address, TorchThread torch, IOptions<TrainingOptions> options,
+    ILoggerFactory loggers) : IAsyncDisposable
 {
     private static readonly TimeSpan CancelConfirmation = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, LedJob> _led = new(StringComparer.Ordinal);
@@ -189,7 +191,7 @@ public sealed partial class JobCoordinator(
             request.WireFormat, request.MinWorkers, TimeSpan.FromSeconds(options.Value.StragglerTimeoutSeconds), tokensPerShard, request.Workers, request.MaxWorkers);
         var spec = new ParameterServerJobSpec(jobId, ModelConfig(request, dataset), Hyperparameters(request), settings, request.CheckpointEvery, request.Seed, dataset.Tokenizer,
             fineTuning.InitialCheckpoint(request), options.Value.KeepCheckpoints);
-        var leader = new ParameterServerLeader(spec, locks, store, checkpoints.Value, jobs, services.Time, loggers.CreateLogger<ParameterServerLeader>());
+        var leader = new ParameterServerLeader(spec, locks, store, checkpoints.Value, jobs, torch, services.Time, loggers.CreateLogger<ParameterServerLeader>());
         JobProgress? progress = null;
         async Task AcquiredAsync()
         {

@@ -117,6 +117,7 @@ public sealed partial class LedJob : IAsyncDisposable
         // The first step led here (fresh or taken over) has no previous apply: its time since the
         // lead includes start-up (workers joining, the first pull), so the histogram skips it.
         _services.Metrics.StepApplied(JobId, outcome.Loss, outcome.Tokens, _timed ? sinceLastStep : null);
+        LogStepApplied(_services.Logger, JobId, outcome.Version, outcome.Update.TotalMilliseconds);
         _timed = true;
         var seconds = sinceLastStep.TotalSeconds;
         var plannedTokensPerStep = (long)_request.Workers * _request.BatchSize * _request.Window * _request.AccumulationSteps;
@@ -260,6 +261,10 @@ public sealed partial class LedJob : IAsyncDisposable
         await _leader.StepDownAsync();
         _ended.TrySetResult();
     }
+
+    /// <summary>The benchmark (tools/Bench) reads this line's shape: keep the names.</summary>
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} step {Step} applied: update {UpdateMs:F1} ms")]
+    private static partial void LogStepApplied(ILogger logger, string jobId, long step, double updateMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Evaluating job {JobId} at step {Step} failed: {Reason}")]
     private static partial void LogEvaluationFailed(ILogger logger, string jobId, long step, string reason);

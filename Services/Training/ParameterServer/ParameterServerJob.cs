@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using MsSwift.Contracts.Training.V1;
+using MsSwift.Modeling;
 using MsSwift.Modeling.Checkpoints;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
@@ -7,8 +8,11 @@ using MsSwift.ServiceDefaults.Errors;
 
 namespace MsSwift.Training.ParameterServer;
 
-/// <summary>What a step did, as every worker that took part is told; with the new parameters (an immutable snapshot) for evaluation.</summary>
-public sealed record StepOutcome(long Version, double Loss, int Workers, IReadOnlyList<string> Dropped, long Tokens, float[] Parameters);
+/// <summary>
+/// What a step did, as every worker that took part is told; with the new parameters (an immutable
+/// snapshot) for evaluation, and how long the optimizer update took (averaging to new parameters).
+/// </summary>
+public sealed record StepOutcome(long Version, double Loss, int Workers, IReadOnlyList<string> Dropped, long Tokens, float[] Parameters, TimeSpan Update = default);
 
 /// <summary>What a pushed gradient got: the applied step, or more shards of the same step to compute first.</summary>
 public sealed record SubmitResult(StepOutcome? Applied, IReadOnlyList<int> MoreShards);
@@ -30,6 +34,7 @@ public sealed class ParameterServerJob : IDisposable
 {
     private readonly GptTrainer _trainer;
     private readonly TimeProvider _time;
+    private readonly TorchThread? _torch;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, DateTimeOffset> _leases = new(StringComparer.Ordinal);
     private readonly List<(string Worker, int Shards, float[] Gradient, double Loss, long Tokens)> _delivered = [];
@@ -48,10 +53,12 @@ public sealed class ParameterServerJob : IDisposable
     /// <param name="settings">Wire format, shards, membership and timeouts.</param>
     /// <param name="resume">Optimizer state and version from a checkpoint, to continue a job exactly.</param>
     /// <param name="time">The clock of leases and straggler timeouts.</param>
+    /// <param name="torch">The thread each step's optimizer update runs on (null: the thread that delivers the step's last gradient).</param>
     public ParameterServerJob(
         string jobId, GptModel model, TrainingHyperparameters hyperparameters, ParameterServerSettings settings,
-        (Stream OptimizerState, long Version)? resume = null, TimeProvider? time = null)
+        (Stream OptimizerState, long Version)? resume = null, TimeProvider? time = null, TorchThread? torch = null)
     {
+        _torch = torch;
         JobId = jobId;
         Settings = settings;
         _time = time ?? TimeProvider.System;
@@ -372,6 +379,7 @@ public sealed class ParameterServerJob : IDisposable
     {
         _stragglerTimer?.Dispose();
         _stragglerTimer = null;
+        var started = _time.GetTimestamp();
         var shards = Settings.ShardCount;
         var average = new float[_parameters.Length];
         double loss = 0;
@@ -383,12 +391,10 @@ public sealed class ParameterServerJob : IDisposable
         }
 
         var tokens = _delivered.Sum(delivery => delivery.Tokens);
-        _trainer.SetGradients(average);
-        _trainer.ApplyGradients(loss, tokens);
-        _parameters = ParameterVector.Read(_trainer.Model.parameters().ToArray());
+        _parameters = _torch is null ? Step(average, loss, tokens) : _torch.Invoke(() => Step(average, loss, tokens));
         Version++;
         var workers = _delivered.Select(delivery => delivery.Worker).Distinct(StringComparer.Ordinal).Count();
-        var outcome = new StepOutcome(Version, loss, workers, _dropped.Order(StringComparer.Ordinal).ToList(), tokens, _parameters);
+        var outcome = new StepOutcome(Version, loss, workers, _dropped.Order(StringComparer.Ordinal).ToList(), tokens, _parameters, _time.GetElapsedTime(started));
         _delivered.Clear();
         _dropped.Clear();
         _assignment = null;
@@ -396,6 +402,14 @@ public sealed class ParameterServerJob : IDisposable
         StepApplied?.Invoke(outcome);
         Pulse();
         return outcome;
+    }
+
+    /// <summary>The optimizer update with the averaged gradient; returns the new parameters.</summary>
+    private float[] Step(float[] average, double loss, long tokens)
+    {
+        _trainer.SetGradients(average);
+        _trainer.ApplyGradients(loss, tokens);
+        return ParameterVector.Read(_trainer.Model.parameters().ToArray());
     }
 
     private void RequireMember(string workerId)

@@ -26,7 +26,7 @@ public sealed record ParameterServerJobSpec(
 /// or a commit is refused (a newer leader exists), it stops serving the job at once.
 /// </summary>
 public sealed partial class ParameterServerLeader(
-    ParameterServerJobSpec spec, RedisLock locks, JobStore state, ICheckpointStore store, ParameterServerJobs jobs, TimeProvider time,
+    ParameterServerJobSpec spec, RedisLock locks, JobStore state, ICheckpointStore store, ParameterServerJobs jobs, TorchThread torch, TimeProvider time,
     ILogger<ParameterServerLeader> logger) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -168,7 +168,7 @@ public sealed partial class ParameterServerLeader(
     {
         var model = await InitialWeights.CreateAsync(spec, store, cancellationToken);
         model.to(TorchRuntime.Device);
-        return new ParameterServerJob(spec.JobId, model, spec.Hyperparameters, spec.Settings, time: time) { TokenizerId = spec.Tokenizer };
+        return new ParameterServerJob(spec.JobId, model, spec.Hyperparameters, spec.Settings, time: time, torch: torch) { TokenizerId = spec.Tokenizer };
     }
 
     private async Task<ParameterServerJob> ResumeAsync(CommittedStep committed, CancellationToken cancellationToken)
@@ -178,7 +178,7 @@ public sealed partial class ParameterServerLeader(
         var buffered = new MemoryStream();
         await optimizer.CopyToAsync(buffered, cancellationToken);
         buffered.Position = 0;
-        return new ParameterServerJob(spec.JobId, loaded.Model, spec.Hyperparameters, spec.Settings, (buffered, committed.Version), time) { TokenizerId = spec.Tokenizer };
+        return new ParameterServerJob(spec.JobId, loaded.Model, spec.Hyperparameters, spec.Settings, (buffered, committed.Version), time, torch) { TokenizerId = spec.Tokenizer };
     }
 
     private void OnStepApplied(StepOutcome outcome)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Grpc.Core;
 using MsSwift.Contracts.Training.V1;
+using MsSwift.Modeling;
 using MsSwift.Modeling.Gpt;
 using MsSwift.Modeling.Training;
 using MsSwift.Training.ParameterServer;
@@ -22,7 +23,9 @@ public delegate Task<List<TokenBatch>> ShardBatches(long step, IReadOnlyList<int
 /// <param name="workerId">This worker's name, unique in the job.</param>
 /// <param name="replica">The local model replica (its weights are replaced by every pull).</param>
 /// <param name="hyperparameters">Precision and accumulation for the local gradient; the optimizer settings live on the server.</param>
-public sealed class DataParallelWorker(ParameterServerClient server, string jobId, string workerId, GptModel replica, TrainingHyperparameters hyperparameters) : IDisposable
+/// <param name="torch">The thread the replica's libtorch work runs on (null: the calling thread).</param>
+public sealed class DataParallelWorker(
+    ParameterServerClient server, string jobId, string workerId, GptModel replica, TrainingHyperparameters hyperparameters, TorchThread? torch = null) : IDisposable
 {
     private readonly GptTrainer _trainer = new(replica, hyperparameters);
     private readonly int _parameterCount = (int)replica.parameters().Sum(parameter => parameter.numel());
@@ -53,7 +56,11 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
         var started = Stopwatch.GetTimestamp();
         using var pull = server.PullParameters(new PullRequest { JobId = jobId, WorkerId = workerId }, cancellationToken: cancellationToken);
         var (parameters, vector) = await WireCodec.DecodeAsync(pull.ResponseStream.ReadAllAsync(cancellationToken), _ => _parameterCount, cancellationToken);
-        _trainer.SetParameters(vector);
+        await TorchThread.RunOn(torch, () =>
+        {
+            _trainer.SetParameters(vector);
+            return vector.Length;
+        });
         var phases = new WorkerStepPhases { Pull = Stopwatch.GetElapsedTime(started) };
         IReadOnlyList<int> shards = parameters.Shards;
         while (true)
@@ -91,7 +98,7 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
         List<TokenBatch> microBatches, long step, IReadOnlyList<int> shards, WireFormat format, Action whileApplied, CancellationToken cancellationToken)
     {
         var computing = Stopwatch.GetTimestamp();
-        var loss = _trainer.ComputeGradients(microBatches);
+        var (loss, gradients) = await TorchThread.RunOn(torch, () => (_trainer.ComputeGradients(microBatches), _trainer.GetGradients()));
         var compute = Stopwatch.GetElapsedTime(computing);
         var pushing = Stopwatch.GetTimestamp();
         var header = new VectorHeader
@@ -100,7 +107,7 @@ public sealed class DataParallelWorker(ParameterServerClient server, string jobI
             Loss = loss, Tokens = microBatches.Sum(batch => batch.TokenCount), Shards = { shards },
         };
         using var push = server.PushGradients(cancellationToken: cancellationToken);
-        foreach (var chunk in WireCodec.Encode(_trainer.GetGradients(), header))
+        foreach (var chunk in WireCodec.Encode(gradients, header))
         {
             await push.RequestStream.WriteAsync(chunk, cancellationToken);
         }

@@ -21,7 +21,8 @@ namespace MsSwift.Training.Workers;
 /// Idle, it waits for news of open jobs (<see cref="JobChanges.FollowOpenJobsAsync"/>).
 /// </summary>
 internal sealed partial class WorkerLoop(
-    JobStore store, JobChanges changes, LeaderChannels leaders, DataService.DataServiceClient data, WorkerMetrics metrics, TimeProvider time, ILogger<WorkerLoop> logger) : BackgroundService
+    JobStore store, JobChanges changes, LeaderChannels leaders, DataService.DataServiceClient data, WorkerMetrics metrics, TorchThread torch, TimeProvider time,
+    ILogger<WorkerLoop> logger) : BackgroundService
 {
     private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(3);
     private readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..^24];
@@ -84,7 +85,7 @@ internal sealed partial class WorkerLoop(
         var record = joined;
         while (record is not null && !stoppingToken.IsCancellationRequested)
         {
-            using var worker = new DataParallelWorker(leaders.For(record.Leader), jobId, _workerId, replica, hyperparameters);
+            using var worker = new DataParallelWorker(leaders.For(record.Leader), jobId, _workerId, replica, hyperparameters, torch);
             if (await TrainWithLeaderAsync(worker, jobId, request, batches, stoppingToken) == LeaderOutcome.Done)
             {
                 return;
