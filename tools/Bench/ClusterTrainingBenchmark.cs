@@ -27,7 +27,9 @@ internal static class ClusterTrainingBenchmark
     /// <param name="steps">Measured steps per run, after <paramref name="warmUpSteps"/>.</param>
     /// <param name="warmUpSteps">Steps before the measured ones: libtorch's first passes, workers joining.</param>
     /// <param name="corpus">The text the cluster's job trains on.</param>
-    public static async Task<int> RunAsync(int threads, int steps, int warmUpSteps, string corpus)
+    /// <param name="workerCounts">The worker counts to run; 1 is always run, the baseline of the others.</param>
+    /// <param name="rounds">Rounds of the side-by-side comparison (one process, then one worker through the cluster); the best of each is reported.</param>
+    public static async Task<int> RunAsync(int threads, int steps, int warmUpSteps, string corpus, IReadOnlyCollection<int> workerCounts, int rounds)
     {
         TorchRuntime.Configure(threads);
         await using var cluster = await TrainingCluster.StartAsync(threads);
@@ -41,44 +43,56 @@ internal static class ClusterTrainingBenchmark
         var job = Request(1, steps + warmUpSteps);
         Task<List<TokenBatch>> Local(int step) => LocalBatchAsync(config, step);
         Task<List<TokenBatch>> FromDataService(int step) => TrainingBatches.ForStepAsync(cluster.Data.Client, job, slot: 0, step, CancellationToken.None);
-        var before = (Local: await InProcessAsync(config, steps, warmUpSteps, Local), Data: await InProcessAsync(config, steps, warmUpSteps, FromDataService));
+
+        // Side by side: every round runs the three paths back to back (no worker process alive
+        // during the in-process runs), so a change in the machine's load hits all three; the best
+        // round of each is compared.
+        var local = new List<TimeSpan>();
+        var dataFed = new List<TimeSpan>();
+        var oneWorker = new List<(SteadyState State, WorkerStepPhases Phases, TimeSpan Update)>();
+        for (var round = 0; round < rounds; round++)
+        {
+            await cluster.StopWorkersAsync();
+            local.Add(await InProcessAsync(config, steps, warmUpSteps, Local));
+            dataFed.Add(await InProcessAsync(config, steps, warmUpSteps, FromDataService));
+            await cluster.StartCaseAsync(1, threads);
+            var state = await cluster.TrainAsync(Request(1, steps + warmUpSteps), warmUpSteps, JobTimeout);
+            oneWorker.Add((state, cluster.WorkerPhases(warmUpSteps), cluster.CoordinatorUpdate(warmUpSteps)));
+        }
+
         var runs = new List<(int Workers, int Threads, SteadyState State)>();
-        WorkerStepPhases? onePhases = null;
-        foreach (var (workers, workerThreads) in new[] { (1, threads), (2, Math.Max(1, threads / 2)), (2, threads), (4, Math.Max(1, threads / 4)), (4, threads) }.Distinct())
+        foreach (var (workers, workerThreads) in new[] { (2, Math.Max(1, threads / 2)), (2, threads), (4, Math.Max(1, threads / 4)), (4, threads) }.Distinct().Where(run => workerCounts.Contains(run.Item1)))
         {
             await cluster.StartCaseAsync(workers, workerThreads);
             runs.Add((workers, workerThreads, await cluster.TrainAsync(Request(workers, steps + warmUpSteps), warmUpSteps, JobTimeout)));
-            onePhases ??= cluster.WorkerPhases(warmUpSteps);
         }
 
         await cluster.StopWorkersAsync();
-        var after = (Local: await InProcessAsync(config, steps, warmUpSteps, Local), Data: await InProcessAsync(config, steps, warmUpSteps, FromDataService));
-
-        var inProcess = (before.Local + after.Local) / 2;
-        var dataFed = (before.Data + after.Data) / 2;
-        var one = runs[0].State;
-        Console.WriteLine("Distributed path overhead: one job, one worker, through the cluster vs the same steps in one process");
+        var inProcess = local.Min();
+        var fed = dataFed.Min();
+        var (one, phases, update) = oneWorker.MinBy(run => run.State.StepTime);
+        static string Each(IEnumerable<TimeSpan> times) => string.Join(" / ", times.Select(time => $"{time.TotalMilliseconds:F0}"));
+        Console.WriteLine($"Distributed path overhead: one job, one worker, through the cluster vs the same steps in one process ({rounds} rounds side by side, best of each)");
         Console.WriteLine();
-        Console.WriteLine("| path | libtorch threads | step time (before / after the cluster runs) | steps/s | tokens/s | vs one process |");
+        Console.WriteLine("| path | libtorch threads | step time, best (each round, ms) | steps/s | tokens/s | vs one process |");
         Console.WriteLine("|---|---|---|---|---|---|");
-        Console.WriteLine($"| one process: GptTrainer, batches made in process | {threads} | {inProcess.TotalMilliseconds:F0} ms ({before.Local.TotalMilliseconds:F0} / {after.Local.TotalMilliseconds:F0}) | {1 / inProcess.TotalSeconds:F2} | {Rows * Window / inProcess.TotalSeconds:F0} | 1.00x |");
-        Console.WriteLine($"| one process: GptTrainer, each step's batch from the data service (as a worker reads it) | {threads} | {dataFed.TotalMilliseconds:F0} ms ({before.Data.TotalMilliseconds:F0} / {after.Data.TotalMilliseconds:F0}) | {1 / dataFed.TotalSeconds:F2} | {Rows * Window / dataFed.TotalSeconds:F0} | {dataFed / inProcess:F2}x |");
-        Console.WriteLine($"| cluster: coordinator + 1 worker process, ModelService.Train | {threads} each | {one.StepTime.TotalMilliseconds:F0} ms | {one.StepsPerSecond:F2} | {Rows * Window * one.StepsPerSecond:F0} | {one.StepTime / inProcess:F2}x |");
+        Console.WriteLine($"| one process: GptTrainer, batches made in process | {threads} | {inProcess.TotalMilliseconds:F0} ms ({Each(local)}) | {1 / inProcess.TotalSeconds:F2} | {Rows * Window / inProcess.TotalSeconds:F0} | 1.00x |");
+        Console.WriteLine($"| one process: GptTrainer, each step's batch from the data service (as a worker reads it) | {threads} | {fed.TotalMilliseconds:F0} ms ({Each(dataFed)}) | {1 / fed.TotalSeconds:F2} | {Rows * Window / fed.TotalSeconds:F0} | {fed / inProcess:F2}x |");
+        Console.WriteLine($"| cluster: coordinator + 1 worker process, ModelService.Train | {threads} each | {one.StepTime.TotalMilliseconds:F0} ms ({Each(oneWorker.Select(run => run.State.StepTime))}) | {one.StepsPerSecond:F2} | {Rows * Window * one.StepsPerSecond:F0} | {one.StepTime / inProcess:F2}x |");
         Console.WriteLine();
-        Console.WriteLine($"distributed overhead: {one.StepTime / inProcess:F2}x (target at most 1.15x); of the {(one.StepTime - inProcess).TotalMilliseconds:F0} ms added per step, reading the batch from the data service accounts for {(dataFed - inProcess).TotalMilliseconds:F0} ms");
+        Console.WriteLine($"distributed overhead: {one.StepTime / inProcess:F2}x (target at most 1.15x)");
         Console.WriteLine();
-        var phases = onePhases!.Value;
-        Console.WriteLine("Where the one worker's step goes (mean of its steps after the warm-up, from its per-step log line)");
+        Console.WriteLine("Where the one worker's step goes (its best round: mean of its steps after the warm-up, from its per-step log line)");
         Console.WriteLine();
-        Console.WriteLine("| pull parameters | read batches | compute gradient | push until applied | sum | cluster step time |");
+        Console.WriteLine("| pull parameters | read batches | compute gradient | push until applied (of which the coordinator's update) | sum | cluster step time |");
         Console.WriteLine("|---|---|---|---|---|---|");
-        Console.WriteLine($"| {phases.Pull.TotalMilliseconds:F1} ms | {phases.Data.TotalMilliseconds:F1} ms | {phases.Compute.TotalMilliseconds:F1} ms | {phases.Push.TotalMilliseconds:F1} ms | {phases.Total.TotalMilliseconds:F1} ms | {one.StepTime.TotalMilliseconds:F0} ms |");
+        Console.WriteLine($"| {phases.Pull.TotalMilliseconds:F1} ms | {phases.Data.TotalMilliseconds:F1} ms | {phases.Compute.TotalMilliseconds:F1} ms | {phases.Push.TotalMilliseconds:F1} ms ({update.TotalMilliseconds:F1} ms) | {phases.Total.TotalMilliseconds:F1} ms | {one.StepTime.TotalMilliseconds:F0} ms |");
         Console.WriteLine();
         Console.WriteLine("Workers: the same job with k workers (global batch k x 8 x 256 tokens)");
         Console.WriteLine();
         Console.WriteLine("| workers | libtorch threads per worker | step time | steps/s | tokens/s | tokens/s vs 1 worker |");
         Console.WriteLine("|---|---|---|---|---|---|");
-        foreach (var (workers, workerThreads, state) in runs)
+        foreach (var (workers, workerThreads, state) in runs.Prepend((1, threads, one)))
         {
             var tokensPerSecond = workers * Rows * Window * state.StepsPerSecond;
             Console.WriteLine($"| {workers} | {workerThreads} | {state.StepTime.TotalMilliseconds:F0} ms | {state.StepsPerSecond:F2} | {tokensPerSecond:F0} | {tokensPerSecond / (Rows * Window * one.StepsPerSecond):F2}x |");

@@ -12,7 +12,7 @@ using MsSwift.Bench;
 //   replicas [--requests N] [--tokens N]                one inference replica vs two behind the gateway, 64 clients (h2load)
 //   training [--threads N] [--steps N]                   parameter-server wire: fp16 vs fp32, 1 vs 2 workers
 //   data [--gib N] [--calls N]                           ingest and serve a synthetic text file past 2 GiB (written under /tmp, deleted after)
-//   training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH]
+//   training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] [--workers 1,2,4] [--rounds N]
 //                                                        a job through the cluster's processes vs one process; 1, 2, 4 workers
 var command = args.FirstOrDefault();
 int Option(string name, int fallback) =>
@@ -32,7 +32,7 @@ return command switch
     "replicas" => await ReplicaBenchmark.RunAsync(Option("--requests", 3000), Option("--tokens", 16)),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
     "data" => await DataBenchmark.RunAsync(double.Parse(Text("--gib", "2.5"), System.Globalization.CultureInfo.InvariantCulture), Option("--calls", 200)),
-    "training-cluster" => await ClusterTrainingBenchmark.RunAsync(Option("--threads", Environment.ProcessorCount), Option("--steps", 40), Option("--warmup", 5), Text("--corpus", "data/corpus/tinyshakespeare.txt")),
+    "training-cluster" => await ClusterTrainingBenchmark.RunAsync(Option("--threads", Environment.ProcessorCount), Option("--steps", 30), Option("--warmup", 15), Text("--corpus", "data/corpus/tinyshakespeare.txt"), [.. Text("--workers", "1,2,4").Split(',').Select(int.Parse)], Option("--rounds", 3)),
     _ => Usage(),
 };
 
@@ -44,6 +44,6 @@ static int Report(string trace)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench replicas [--requests N] [--tokens N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench replicas [--requests N] [--tokens N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] [--workers 1,2,4] [--rounds N] | bench data [--gib N] [--calls N]");
     return 2;
 }

@@ -116,6 +116,21 @@ internal sealed partial class TrainingCluster : IAsyncDisposable
         static TimeSpan Mean(IEnumerable<TimeSpan> values) => TimeSpan.FromTicks((long)values.Average(value => value.Ticks));
     }
 
+    /// <summary>The mean time of the coordinator's optimizer update in the current case's steps after <paramref name="warmUpSteps"/> (LedJob's LogStepApplied).</summary>
+    public TimeSpan CoordinatorUpdate(int warmUpSteps)
+    {
+        var updates = AppliedLine().Matches(Coordinator.Output)
+            .Where(match => long.Parse(match.Groups["step"].Value, CultureInfo.InvariantCulture) > warmUpSteps)
+            .Select(match => double.Parse(match.Groups["update"].Value, CultureInfo.InvariantCulture))
+            .ToList();
+        return updates.Count == 0
+            ? throw new InvalidOperationException("the coordinator logged no applied steps (LedJob's debug line changed?)")
+            : TimeSpan.FromMilliseconds(updates.Average());
+    }
+
+    [GeneratedRegex(@"step (?<step>\d+) applied: update (?<update>[\d.]+) ms")]
+    private static partial Regex AppliedLine();
+
     [GeneratedRegex(@"Step (?<step>\d+) phases: pull (?<pull>[\d.]+) ms, data (?<data>[\d.]+) ms, compute (?<compute>[\d.]+) ms, push (?<push>[\d.]+) ms")]
     private static partial Regex StepLine();
 
@@ -181,7 +196,12 @@ internal sealed partial class TrainingCluster : IAsyncDisposable
 
     private static Task<TrainingServer> StartCoordinatorAsync(ServiceInfrastructure infrastructure, DataServer data, RegistryServer registry, int threads) =>
         TrainingServer.StartCoordinatorAsync(infrastructure, data, registry, stragglerTimeoutSeconds: 30,
-            overrides: new Dictionary<string, string?> { ["Torch__IntraOpThreads"] = Invariant(threads) });
+            overrides: new Dictionary<string, string?>
+            {
+                ["Torch__IntraOpThreads"] = Invariant(threads),
+                // Each step's optimizer update (LedJob's debug line), for CoordinatorUpdate.
+                ["Logging__LogLevel__MsSwift.Training.Jobs.LedJob"] = "Debug",
+            });
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }
