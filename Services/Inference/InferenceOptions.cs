@@ -53,6 +53,13 @@ public sealed class InferenceOptions
     public int PrefixCacheMegabytes { get; set; } = (int)(BatcherOptions.DefaultPrefixCacheBytes >> 20);
 
     /// <summary>
+    /// False (the default): a cached prefix is reused only by requests of the caller that computed
+    /// it (the API key the gateway names in <c>x-msswift-caller</c>), so no caller can time whether
+    /// another sent a prompt. True: every caller shares every prefix (one tenant, more hits).
+    /// </summary>
+    public bool SharePrefixCacheAcrossCallers { get; set; }
+
+    /// <summary>
     /// The registry's gRPC address to reconcile with; empty means <c>http://_grpc.registry</c>
     /// when service discovery knows a registry, and no reconciliation otherwise.
     /// </summary>

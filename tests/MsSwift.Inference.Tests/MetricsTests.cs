@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
+using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
 
 namespace MsSwift.Inference.Tests;
@@ -60,6 +61,28 @@ public sealed class MetricsTests(InferenceServerFixture fixture)
         var hits = Sum(after, "msswift_inference_prefix_cache_hits_total", null) - Sum(before, "msswift_inference_prefix_cache_hits_total", null);
         Assert.True(queries >= 2 * 64 + 15, $"prefix cache queries rose by {queries}");
         Assert.True(hits >= 48, $"prefix cache hits rose by {hits}: the second request did not reuse the first one's prefix");
+    }
+
+    [Fact]
+    public async Task A_cached_prefix_serves_only_the_caller_whose_request_computed_it()
+    {
+        var server = fixture.Server;
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.HttpPort}") };
+        const string Prompt = "Only the key that sent this sixty-four byte prefix may reuse it: ok?";
+        async Task<double> HitsAsync(string caller)
+        {
+            var before = Parse(await http.GetStringAsync("/metrics"));
+            await server.Client.PredictAsync(
+                new PredictRequest { InputData = ByteString.CopyFromUtf8(Prompt), Parameters = new GenerationParameters { MaxNewTokens = 1 } },
+                new global::Grpc.Core.Metadata { { MsSwiftHeaders.Caller, caller } });
+            var after = Parse(await http.GetStringAsync("/metrics"));
+            return Sum(after, "msswift_inference_prefix_cache_hits_total", null) - Sum(before, "msswift_inference_prefix_cache_hits_total", null);
+        }
+
+        Assert.Equal(0, await HitsAsync("key-a"));
+        // The same prompt from another key computes it all: a hit would tell that key what key-a sent, by its speed.
+        Assert.Equal(0, await HitsAsync("key-b"));
+        Assert.True(await HitsAsync("key-a") >= 48, "key-a's second request did not reuse its own prefix");
     }
 
     /// <summary>Prometheus text format: "name{labels} value" per sample line.</summary>

@@ -72,6 +72,29 @@ public sealed class PrefixCacheTests
     }
 
     [Fact]
+    public async Task A_prefix_is_shared_within_its_scope_only_and_a_scoped_hit_answers_as_a_cold_run()
+    {
+        using var model = ContinuousBatcherTests.DecisiveModel();
+        await using var batcher = new ContinuousBatcher(model, Bytes, new BatcherOptions { MaxBatchSize = 4 });
+        var first = Request(SystemPrompt, "Why is the sky blue?", 6) with { PrefixScope = "tenant-a" };
+        var cold = new TextGenerator(model, Bytes).Generate([first])[0];
+        await batcher.Submit(first).Completion.WaitAsync(Timeout);
+
+        // Another scope and no scope send the same prompt: neither may reuse tenant-a's blocks.
+        foreach (var stranger in new[] { first with { PrefixScope = "tenant-b" }, first with { PrefixScope = null } })
+        {
+            var hitsBefore = batcher.PrefixCacheHits;
+            await batcher.Submit(stranger).Completion.WaitAsync(Timeout);
+            Assert.Equal(hitsBefore, batcher.PrefixCacheHits);
+        }
+
+        var hits = batcher.PrefixCacheHits;
+        var again = await batcher.Submit(first).Completion.WaitAsync(Timeout);
+        Assert.Equal(SystemPrompt.Length + PrefixCache.BlockTokens, batcher.PrefixCacheHits - hits);
+        Assert.Equal(cold.Tokens, again.Tokens);
+    }
+
+    [Fact]
     public async Task With_no_room_for_a_block_every_prompt_position_is_computed()
     {
         using var model = ContinuousBatcherTests.DecisiveModel();

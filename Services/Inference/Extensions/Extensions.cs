@@ -39,6 +39,7 @@ internal static class Extensions
         // lets validation report every bad setting at once instead of failing inside a constructor.
         builder.Services.AddSingleton(services => new Lazy<ICheckpointStore>(services.GetRequiredService<ICheckpointStore>));
         builder.Services.AddSingleton<ModelCatalog>();
+        builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<PredictExecutor>();
         builder.Services.AddSingleton<RequestMetrics>();
         builder.Services.AddSingleton<OipInference>();

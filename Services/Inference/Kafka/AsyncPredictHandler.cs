@@ -207,7 +207,9 @@ internal sealed partial class AsyncPredictHandler(
         {
             try
             {
-                return await executor.PredictAsync(request, PredictExecutor.Kafka, cancellationToken);
+                // The gateway names each request "{key name}/{caller's id}": the key scopes its prefix-cache entries.
+                var caller = request.RequestId.IndexOf('/', StringComparison.Ordinal) is var slash and > 0 ? request.RequestId[..slash] : null;
+                return await executor.PredictAsync(request, PredictExecutor.Kafka, cancellationToken, caller: caller);
             }
             catch (PredictException error) when (error.Code is Google.Rpc.Code.ResourceExhausted or Google.Rpc.Code.Unavailable
                 && TimeProvider.System.GetElapsedTime(started) < BusyPatience)

@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
 using MsSwift.Inference.Models;
 using MsSwift.Modeling.Generation;
@@ -11,7 +13,7 @@ namespace MsSwift.Inference.Serving;
 /// validate against the version that will serve it (production when none is named), then
 /// queue it on that version's continuous batcher.
 /// </summary>
-public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics)
+public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics, IHttpContextAccessor http, IOptions<InferenceOptions> options)
 {
     public const string Grpc = "grpc";
     public const string Http = "http";
@@ -20,14 +22,17 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
     /// <summary>
     /// Queues <paramref name="request"/>; throws <see cref="PredictException"/> when it cannot be served.
     /// <paramref name="operation"/> names the generation's span (<see cref="GenerationTelemetry"/>).
+    /// <paramref name="caller"/> scopes the prompt's prefix-cache entries; null: the caller the
+    /// gateway named on the current HTTP or gRPC request.
     /// </summary>
     public (ServedModel Served, GenerationHandle Handle) Submit(
-        PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null, string operation = GenerationTelemetry.TextCompletion)
+        PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null, string operation = GenerationTelemetry.TextCompletion,
+        string? caller = null)
     {
         var span = GenerationTelemetry.Start(operation, request, catalog.DefaultModel);
         try
         {
-            var (served, handle) = SubmitOnce(request, pins ?? VersionPins.None, cancellationToken);
+            var (served, handle) = SubmitOnce(request, pins ?? VersionPins.None, PrefixScope(caller), cancellationToken);
             if (span is not null)
             {
                 GenerationTelemetry.Submitted(span, served, handle);
@@ -49,7 +54,18 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
         }
     }
 
-    private (ServedModel Served, GenerationHandle Handle) SubmitOnce(PredictRequest request, VersionPins pins, CancellationToken cancellationToken)
+    private string? PrefixScope(string? caller)
+    {
+        if (options.Value.SharePrefixCacheAcrossCallers)
+        {
+            return null;
+        }
+
+        var named = caller ?? http.HttpContext?.Request.Headers[MsSwiftHeaders.Caller].ToString();
+        return string.IsNullOrEmpty(named) ? null : named;
+    }
+
+    private (ServedModel Served, GenerationHandle Handle) SubmitOnce(PredictRequest request, VersionPins pins, string? prefixScope, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -71,7 +87,7 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
 
             try
             {
-                return (served, served.Batcher.Submit(generation!, cancellationToken));
+                return (served, served.Batcher.Submit(generation! with { PrefixScope = prefixScope }, cancellationToken));
             }
             catch (QueueFullException error)
             {
@@ -90,9 +106,10 @@ public sealed class PredictExecutor(ModelCatalog catalog, RequestMetrics metrics
 
     /// <summary>Serves <paramref name="request"/> to the end.</summary>
     public async Task<PredictResponse> PredictAsync(
-        PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null, string operation = GenerationTelemetry.TextCompletion)
+        PredictRequest request, string transport, CancellationToken cancellationToken, VersionPins? pins = null, string operation = GenerationTelemetry.TextCompletion,
+        string? caller = null)
     {
-        var (served, handle) = Submit(request, transport, cancellationToken, pins, operation);
+        var (served, handle) = Submit(request, transport, cancellationToken, pins, operation, caller);
         return Response(request, served, await Completed(handle, transport));
     }
 

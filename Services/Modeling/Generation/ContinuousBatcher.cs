@@ -348,11 +348,10 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     private void Prefill(SlotKvCache cache, Sequence?[] slots, GenerationHandle?[] handles, List<GenerationHandle> admitted)
     {
         using var scope = NewDisposeScope();
-        var prompts = admitted.Select(handle => handle.Request.Prompt).ToArray();
         var computed = new List<(PrefillPlan Plan, KvCache Cache, bool[] Finite)>();
         try
         {
-            foreach (var plan in PrefillPlan.Split(prompts, _prefixes))
+            foreach (var plan in PrefillPlan.Split(admitted.Select(handle => handle.Request).ToArray(), _prefixes))
             {
                 var prefill = plan.CreateCache(_model, _prefixes);
                 computed.Add((plan, prefill, []));
@@ -383,7 +382,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 {
                     if (finite[row])
                     {
-                        _prefixes?.Store(plan.Prompt(row), prefill, row, (int)plan.Pads[row]);
+                        _prefixes?.Store(plan.Prompt(row), prefill, row, (int)plan.Pads[row], plan.Root(row));
                     }
                 }
             }

@@ -16,7 +16,14 @@ public enum FinishReason
 }
 
 /// <summary>A prompt (token ids) and how to continue it.</summary>
-public sealed record GenerationRequest(IReadOnlyList<int> Prompt, GenerationOptions Options);
+/// <param name="Prompt">The prompt's token ids.</param>
+/// <param name="Options">How to continue it.</param>
+/// <param name="PrefixScope">
+/// Who may share this prompt's cached prefix: only requests of the same scope (the serving
+/// service passes the caller, so one API key cannot time whether another sent a prompt);
+/// null, every request without a scope.
+/// </param>
+public sealed record GenerationRequest(IReadOnlyList<int> Prompt, GenerationOptions Options, string? PrefixScope = null);
 
 /// <param name="Tokens">Generated token ids (the prompt excluded; a stop sequence's tokens included).</param>
 /// <param name="Text">Decoded generated text, cut before the stop sequence when one ended it.</param>

@@ -16,10 +16,11 @@ namespace MsSwift.Modeling.Generation;
 /// </summary>
 internal sealed class PrefillPlan
 {
-    private PrefillPlan(int[] rows, IReadOnlyList<int>[] prompts, IReadOnlyList<PrefixCache.Block>[] matches)
+    private PrefillPlan(int[] rows, IReadOnlyList<int>[] prompts, ulong[] roots, IReadOnlyList<PrefixCache.Block>[] matches)
     {
         Rows = rows;
         _prompts = prompts;
+        _roots = roots;
         _matches = matches;
         Steps = rows.Max(row => prompts[row].Count - matches[row].Count * PrefixCache.BlockTokens);
         Past = Math.Max(0, rows.Max(row => prompts[row].Count) - Steps);
@@ -28,6 +29,7 @@ internal sealed class PrefillPlan
     }
 
     private readonly IReadOnlyList<int>[] _prompts;
+    private readonly ulong[] _roots;
     private readonly IReadOnlyList<PrefixCache.Block>[] _matches;
 
     /// <summary>The admitted requests (indexes into the prompts) this forward computes, as its rows 0, 1, ...</summary>
@@ -48,16 +50,21 @@ internal sealed class PrefillPlan
 
     public IReadOnlyList<int> Prompt(int row) => _prompts[Rows[row]];
 
+    /// <summary>The prefix-cache scope of row <paramref name="row"/>'s prompt (<see cref="PrefixCache.Root"/>).</summary>
+    public ulong Root(int row) => _roots[Rows[row]];
+
     /// <summary>Looks every prompt up in <paramref name="prefixes"/> and groups the prompts by their uncached remainders.</summary>
-    public static List<PrefillPlan> Split(IReadOnlyList<int>[] prompts, PrefixCache? prefixes)
+    public static List<PrefillPlan> Split(IReadOnlyList<GenerationRequest> requests, PrefixCache? prefixes)
     {
-        var matches = prompts.Select(prompt => prefixes?.Match(prompt, prompt.Count - 1) ?? []).ToArray();
+        var prompts = requests.Select(request => request.Prompt).ToArray();
+        var roots = requests.Select(request => PrefixCache.Root(request.PrefixScope)).ToArray();
+        var matches = prompts.Select((prompt, i) => prefixes?.Match(prompt, prompt.Count - 1, roots[i]) ?? []).ToArray();
         var byRemainder = Enumerable.Range(0, prompts.Length)
             .OrderBy(row => prompts[row].Count - matches[row].Count * PrefixCache.BlockTokens)
             .ToArray();
         var remainders = byRemainder.Select(row => (long)(prompts[row].Count - matches[row].Count * PrefixCache.BlockTokens)).ToArray();
         return LengthGroups.Split([.. Enumerable.Range(0, prompts.Length)], remainders, LengthGroups.PrefillGroupCost)
-            .Select(group => new PrefillPlan(byRemainder.AsSpan(group.FirstRow, group.Rows).ToArray(), prompts, matches))
+            .Select(group => new PrefillPlan(byRemainder.AsSpan(group.FirstRow, group.Rows).ToArray(), prompts, roots, matches))
             .ToList();
     }
 

@@ -11,7 +11,9 @@ namespace MsSwift.Modeling.Gpt;
 /// The pool is bounded in bytes and evicts the least recently used block first; a path is
 /// touched from its last block to its first, so a prefix's later blocks go before its start.
 /// Keys depend on every earlier token and position only, not on the batch a prompt was computed
-/// in, so a hit gives what computing the prefix would. Not thread-safe: the engine thread owns it.
+/// in, so a hit gives what computing the prefix would. A scope (<see cref="Root"/>) starts each
+/// chain, so prompts of different scopes never share a block (vLLM's cache salt).
+/// Not thread-safe: the engine thread owns it.
 /// </summary>
 public sealed class PrefixCache : IDisposable
 {
@@ -43,14 +45,32 @@ public sealed class PrefixCache : IDisposable
 
     public long Bytes => _blocks.Count * BytesPerBlock;
 
+    /// <summary>The hash every chain of <paramref name="scope"/> starts from: 0 (the empty prefix's) without a scope.</summary>
+    public static ulong Root(string? scope)
+    {
+        if (scope is null)
+        {
+            return 0;
+        }
+
+        var hash = Mix(0x5AFE5C0DE5A17UL ^ (ulong)scope.Length);
+        foreach (var character in scope)
+        {
+            hash = Mix(hash ^ character);
+        }
+
+        return hash == 0 ? 1 : hash;
+    }
+
     /// <summary>
-    /// The cached blocks that start <paramref name="tokens"/>, at most <paramref name="limit"/>
-    /// tokens' worth, in order; they are marked as just used and stay valid until the next <see cref="Store"/>.
+    /// The cached blocks that start <paramref name="tokens"/> in <paramref name="root"/>'s scope, at
+    /// most <paramref name="limit"/> tokens' worth, in order; they are marked as just used and stay
+    /// valid until the next <see cref="Store"/>.
     /// </summary>
-    internal IReadOnlyList<Block> Match(IReadOnlyList<int> tokens, int limit)
+    internal IReadOnlyList<Block> Match(IReadOnlyList<int> tokens, int limit, ulong root = 0)
     {
         var path = new List<Block>();
-        var parent = 0UL;
+        var parent = root;
         for (var start = 0; start + BlockTokens <= Math.Min(limit, tokens.Count); start += BlockTokens)
         {
             var hash = Chain(parent, tokens, start);
@@ -87,16 +107,17 @@ public sealed class PrefixCache : IDisposable
 
     /// <summary>
     /// Keeps the full blocks of <paramref name="tokens"/>, whose keys and values are at
-    /// <paramref name="cache"/>'s row from <paramref name="position"/> on (blocks already held are only touched).
+    /// <paramref name="cache"/>'s row from <paramref name="position"/> on, in <paramref name="root"/>'s
+    /// scope (blocks already held are only touched).
     /// </summary>
-    internal void Store(IReadOnlyList<int> tokens, KvCache cache, int row, int position)
+    internal void Store(IReadOnlyList<int> tokens, KvCache cache, int row, int position, ulong root = 0)
     {
         if (BytesPerBlock > MaxBytes)
         {
             return;
         }
 
-        var parent = 0UL;
+        var parent = root;
         var path = new List<Block>();
         for (var start = 0; start + BlockTokens <= tokens.Count; start += BlockTokens)
         {
