@@ -83,9 +83,21 @@ public sealed class BatcherFaultTests
         await batcher.Submit(new GenerationRequest(Bytes.Encode("warm"), new GenerationOptions { MaxNewTokens = 2 })).Completion.WaitAsync(Timeout);
         model.Dispose();
 
-        var handles = Enumerable.Range(0, 6)
-            .Select(i => batcher.Submit(new GenerationRequest(Bytes.Encode($"doomed {i}"), new GenerationOptions { MaxNewTokens = 50 })))
-            .ToList();
+        // The engine may fail on the first and close before the rest are submitted: those are refused at once, as closed.
+        var handles = new List<GenerationHandle>();
+        for (var i = 0; i < 6; i++)
+        {
+            try
+            {
+                handles.Add(batcher.Submit(new GenerationRequest(Bytes.Encode($"doomed {i}"), new GenerationOptions { MaxNewTokens = 50 })));
+            }
+            catch (BatcherClosedException refused)
+            {
+                Assert.True(refused.Faulted);
+            }
+        }
+
+        Assert.NotEmpty(handles);
 
         await batcher.Stopped.WaitAsync(Timeout);
         foreach (var handle in handles)
