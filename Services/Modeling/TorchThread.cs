@@ -6,11 +6,11 @@ namespace MsSwift.Modeling;
 /// One long-lived thread that runs a component's libtorch work, in the order it was queued.
 /// libtorch's CPU kernels keep state per calling thread (OpenMP starts a thread team for each
 /// thread that enters a parallel region; allocator and kernel caches warm up per thread), so work
-/// that hops across thread-pool threads after every await keeps landing on cold threads: the
-/// serving engine found its first few hundred steps on a new thread several times slower, and a
-/// training worker computed its gradients 1.2-2x slower than the same code on one thread
-/// (docs/BENCHMARKS.md). Async code awaits <see cref="RunAsync{T}"/>; code that already holds a
-/// lock and must finish before releasing it calls <see cref="Invoke{T}"/>.
+/// that hops across thread-pool threads after every await keeps landing on cold threads (the
+/// serving engine found its first few hundred steps on a new thread several times slower). For
+/// training the measured gain was within the noise (docs/BENCHMARKS.md); the thread also keeps
+/// all of a step's tensors on one thread. Async code awaits <see cref="RunAsync{T}"/>; code that
+/// already holds a lock and must finish before releasing it calls <see cref="Invoke{T}"/>.
 /// </summary>
 public sealed class TorchThread : IDisposable
 {
