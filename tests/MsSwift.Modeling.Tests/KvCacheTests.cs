@@ -69,6 +69,26 @@ public sealed class KvCacheTests
     }
 
     [Fact]
+    public void Next_token_logits_are_the_last_position_of_the_full_logits_and_advance_the_cache_alike()
+    {
+        using var model = TestModels.Create();
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var prompts = cat([TestModels.RandomTokens(1, 9, seed: 1), cat([zeros([1, 3], dtype: int64), TestModels.RandomTokens(1, 6, seed: 2)], 1)], 0);
+        using var full = new KvCache(model.Config, 2, model.Device, model.DType, padLengths: [0, 3]);
+        using var next = new KvCache(model.Config, 2, model.Device, model.DType, padLengths: [0, 3]);
+
+        var expected = model.Logits(prompts, full).select(1, -1);
+        var actual = model.NextTokenLogits(prompts, next);
+
+        Assert.Equal([2L, model.Config.VocabSize], actual.shape);
+        Assert.True(TestModels.MaxAbsDiff(expected, actual) <= 1e-5);
+        Assert.Equal(full.Length, next.Length);
+        var continued = tensor(new long[] { 3, 4 }).view(2, 1);
+        Assert.True(TestModels.MaxAbsDiff(model.Logits(continued, full), model.Logits(continued, next)) <= 1e-5);
+    }
+
+    [Fact]
     public void Writing_past_the_context_length_is_refused()
     {
         using var model = TestModels.Create();

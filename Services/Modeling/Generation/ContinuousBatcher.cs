@@ -355,7 +355,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             {
                 var prefill = plan.CreateCache(_model, _prefixes);
                 computed.Add((plan, prefill, []));
-                var logits = _model.Logits(plan.Tokens(_model.Device), prefill).select(1, -1).to(float32).cpu();
+                var logits = _model.NextTokenLogits(plan.Tokens(_model.Device), prefill).to(float32).cpu();
                 CountPrefill(plan.Rows.Length, plan.PromptTokens, plan.Reused);
                 var (greedy, finite) = Summarise(logits);
                 computed[^1] = (plan, prefill, finite);

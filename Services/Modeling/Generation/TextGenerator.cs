@@ -98,7 +98,7 @@ public sealed class TextGenerator(GptModel model, ITokenizer tokenizer)
 
     /// <summary>Logits of each row's last position, as float32 on the CPU for sampling.</summary>
     private Tensor LastLogits(Tensor tokens, KvCache cache) =>
-        model.Logits(tokens, cache).select(1, -1).to(float32).cpu();
+        model.NextTokenLogits(tokens, cache).to(float32).cpu();
 
     private int[] SampleAll(List<Sequence> sequences, List<int> running, Tensor logits, KvCache cache)
     {
