@@ -119,21 +119,30 @@ internal static class InferenceBenchmark
     /// <summary>Each case <paramref name="rounds"/> times, in turn (a b c a b c ...), keeping each one's best run (by throughput, or by the lowest median).</summary>
     internal static async Task<Dictionary<string, Measurement>> BestOfAsync(int threads, string[] names, int rounds = Rounds, bool lowerIsBetter = false)
     {
-        var best = new Dictionary<string, Measurement>();
+        var runs = await RoundsAsync(threads, names, rounds);
+        return runs.ToDictionary(
+            pair => pair.Key,
+            pair => lowerIsBetter ? pair.Value.MinBy(run => run.P50)! : pair.Value.MaxBy(run => run.TokensPerSecond)!);
+    }
+
+    /// <summary>
+    /// Each case <paramref name="rounds"/> times; every run kept, run i of every case in round i.
+    /// In turn (a b c a b c ...), or with <paramref name="serpentine"/> every other round reversed
+    /// (a b c c b a ...), so that on a machine whose load drifts each pair of cases is, over the
+    /// rounds, as often early as late.
+    /// </summary>
+    internal static async Task<Dictionary<string, List<Measurement>>> RoundsAsync(int threads, string[] names, int rounds, bool serpentine = false)
+    {
+        var runs = names.ToDictionary(name => name, _ => new List<Measurement>());
         for (var round = 0; round < rounds; round++)
         {
-            foreach (var name in names)
+            foreach (var name in serpentine && round % 2 == 1 ? names.Reverse() : names)
             {
-                var measured = await CaseAsync(threads, name);
-                if (!best.TryGetValue(name, out var previous)
-                    || (lowerIsBetter ? measured.P50 < previous.P50 : measured.TokensPerSecond > previous.TokensPerSecond))
-                {
-                    best[name] = measured;
-                }
+                runs[name].Add(await CaseAsync(threads, name));
             }
         }
 
-        return best;
+        return runs;
     }
 
     private static async Task<Measurement> CaseAsync(int threads, string name)
