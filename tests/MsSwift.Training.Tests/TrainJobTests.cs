@@ -195,8 +195,10 @@ public sealed partial class TrainJobTests(ITestOutputHelper output) : IAsyncLife
         var resumedStep = resumedMessages.Count == 1
             ? int.Parse(resumedMessages[0].Split(' ')[3], System.Globalization.CultureInfo.InvariantCulture)
             : (int)Assert.Single(statuses.Where(status => status.State == TrainState.Restarting).Select(status => status.Step).Distinct());
-        // Checkpoints every 4 steps: the job resumed from one of them, past the start.
-        Assert.True(resumedStep >= 8 && resumedStep % 4 == 0, $"resumed at step {resumedStep}");
+        // Checkpoints every 4 steps: the job resumed from one of them, past the start. Step 8's
+        // may still be uploading when step 9 is reported (checkpoints are written beside the
+        // steps), so the last committed one can be step 4's.
+        Assert.True(resumedStep >= 4 && resumedStep % 4 == 0, $"resumed at step {resumedStep}");
         // The successor appended to the same loss history: every step once (the re-run ones
         // replaced), and the evaluations it ran after resuming.
         using var http = new HttpClient { BaseAddress = _coordinator.HttpAddress, Timeout = TimeSpan.FromSeconds(10) };

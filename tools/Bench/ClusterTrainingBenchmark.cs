@@ -88,6 +88,17 @@ internal static class ClusterTrainingBenchmark
         Console.WriteLine("|---|---|---|---|---|---|");
         Console.WriteLine($"| {phases.Pull.TotalMilliseconds:F1} ms | {phases.Data.TotalMilliseconds:F1} ms | {phases.Compute.TotalMilliseconds:F1} ms | {phases.Push.TotalMilliseconds:F1} ms ({update.TotalMilliseconds:F1} ms) | {phases.Total.TotalMilliseconds:F1} ms | {one.StepTime.TotalMilliseconds:F0} ms |");
         Console.WriteLine();
+        Console.WriteLine($"CPU time per step by process, same round (user + system from /proc, 10 ms ticks; {Environment.ProcessorCount} cores give {Environment.ProcessorCount * one.StepTime.TotalMilliseconds:F0} ms per step)");
+        Console.WriteLine();
+        Console.WriteLine("| process | CPU per step | share of the cores |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var (process, cpu) in one.Cpu)
+        {
+            var perStep = cpu / one.Steps;
+            Console.WriteLine($"| {process} | {perStep.TotalMilliseconds:F1} ms | {perStep / (Environment.ProcessorCount * one.StepTime):P0} |");
+        }
+
+        Console.WriteLine();
         Console.WriteLine("Workers: the same job with k workers (global batch k x 8 x 256 tokens)");
         Console.WriteLine();
         Console.WriteLine("| workers | libtorch threads per worker | step time | steps/s | tokens/s | tokens/s vs 1 worker |");

@@ -39,8 +39,8 @@ internal static partial class GatewayBenchmark
         await using var inference = await InferenceServer.StartAsync(infrastructure, new Dictionary<string, string> { ["Inference__MaxBatchSize"] = "16", ["Inference__MaxQueueSize"] = "1024" });
         await inference.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
         await using var registry = await RegistryServer.StartReadyAsync(infrastructure);
-        // BENCH_GATEWAY_ENV="K=V;K=V": extra environment for the gateway process, for experiments (e.g. OTEL_SDK_DISABLED=true).
-        var experiment = (Environment.GetEnvironmentVariable("BENCH_GATEWAY_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => (string?)pair[1]);
+        // BENCH_GATEWAY_ENV="K=V;K=V": extra environment for the gateway process (e.g. OTEL_SDK_DISABLED=true).
+        var experiment = ExperimentEnvironment.From("BENCH_GATEWAY_ENV");
         await using var gateway = await GatewayServer.StartReadyAsync(infrastructure, [inference], registry, [Key], experiment);
 
         await using var bare = await BareProxy.StartAsync(inference.GrpcAddress);

@@ -81,6 +81,9 @@ internal static class ProcessProfile
     }
 
     /// <summary>utime + stime of the process, in clock ticks (/proc/PID/stat fields 14 and 15).</summary>
+    /// <summary>CPU time (user and system) the process has used so far.</summary>
+    public static TimeSpan CpuTime(int processId) => TimeSpan.FromSeconds(CpuTicks(processId) / (double)ClockTicksPerSecond);
+
     private static long CpuTicks(int processId)
     {
         var stat = File.ReadAllText($"/proc/{processId}/stat");

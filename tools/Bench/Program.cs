@@ -4,7 +4,8 @@ using MsSwift.Bench;
 //   model [--threads N] [--repeats N] [--python PATH]   model core vs PyTorch (see docs/BENCHMARKS.md)
 //   int8 [--threads N] [--repeats N] [--python PATH]   int8 vs fp32 serving: tokens/s at batch 1 and 16, memory, bandwidth share
 //   inference [--threads N] [--parts uniform,mixed,prefix]  batching on vs off, continuous vs request-level, prefix cache cold vs warm
-//   scheduler [--threads N] [--rounds N]                 the adaptive scheduler vs every fixed batch size at 1, 8, 64 clients
+//   scheduler [--threads N] [--rounds N (5)]             the adaptive scheduler vs every fixed batch size at 1, 8, 64 clients
+//   attention-groups [--threads N] [--rounds N (9)]      a mixed-length decode step at several prices per attention group
 //   gateway [--requests N] [--rate N] [--profile DIR]    the same gRPC load direct, through bare YARP and through the gateway (h2load);
 //                                                        --profile: also record each proxy with dotnet-trace/dotnet-counters (eng/profile-gateway.sh);
 //                                                        --profile-only: only that recording, no measured runs
@@ -25,7 +26,8 @@ return command switch
     "model" => await ModelBenchmark.RunAsync(Option("--threads", 2), Option("--repeats", 10), Text("--python", "/usr/bin/python3")),
     "int8" => await Int8Benchmark.RunAsync(Option("--threads", 2), Option("--repeats", 3), Text("--python", "/usr/bin/python3")),
     "inference" => await InferenceBenchmark.RunAsync(Option("--threads", 2), Text("--parts", "uniform,mixed,prefix").Split(',')),
-    "scheduler" => await SchedulerBenchmark.RunAsync(Option("--threads", 2), Option("--rounds", 1)),
+    "scheduler" => await SchedulerBenchmark.RunAsync(Option("--threads", 2), Option("--rounds", 5)),
+    "attention-groups" => AttentionGroupBenchmark.Run(Option("--threads", 2), Option("--rounds", 9)),
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
     "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200), Text("--profile", ""), args.Contains("--profile-only")),
     "profile-report" when args.Length > 1 => Report(args[1]),
@@ -44,6 +46,6 @@ static int Report(string trace)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench replicas [--requests N] [--tokens N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] [--workers 1,2,4] [--rounds N] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench attention-groups [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench replicas [--requests N] [--tokens N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] [--workers 1,2,4] [--rounds N] | bench data [--gib N] [--calls N]");
     return 2;
 }

@@ -10,8 +10,11 @@ using MsSwift.Training.Workers;
 
 namespace MsSwift.Bench;
 
-/// <summary>How fast a job went once warm: steps and seconds between two observed steps.</summary>
-internal sealed record SteadyState(long Steps, TimeSpan Elapsed)
+/// <summary>
+/// How fast a job went once warm: steps and seconds between two observed steps, and the CPU time
+/// each of the cluster's processes used in between.
+/// </summary>
+internal sealed record SteadyState(long Steps, TimeSpan Elapsed, IReadOnlyList<(string Process, TimeSpan Cpu)> Cpu)
 {
     public TimeSpan StepTime => Elapsed / Steps;
 
@@ -26,6 +29,9 @@ internal sealed record SteadyState(long Steps, TimeSpan Elapsed)
 /// </summary>
 internal sealed partial class TrainingCluster : IAsyncDisposable
 {
+    /// <summary>Extra environment for the coordinator and the workers ("K=V;K=V"), for experiments.</summary>
+    private const string TrainingEnvironment = "BENCH_TRAINING_ENV";
+
     private readonly List<TrainingServer> _workers = [];
 
     private readonly int _coordinatorThreads;
@@ -81,7 +87,7 @@ internal sealed partial class TrainingCluster : IAsyncDisposable
         await StopWorkersAsync();
         await Coordinator.DisposeAsync();
         Coordinator = await StartCoordinatorAsync(Infrastructure, Data, Registry, _coordinatorThreads);
-        var settings = new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>(ExperimentEnvironment.From(TrainingEnvironment))
         {
             ["Torch__IntraOpThreads"] = Invariant(threads),
             // Each step's phases (WorkerLoop's debug line), for WorkerPhases.
@@ -134,6 +140,21 @@ internal sealed partial class TrainingCluster : IAsyncDisposable
     [GeneratedRegex(@"Step (?<step>\d+) phases: pull (?<pull>[\d.]+) ms, data (?<data>[\d.]+) ms, compute (?<compute>[\d.]+) ms, push (?<push>[\d.]+) ms")]
     private static partial Regex StepLine();
 
+    /// <summary>Every process of the cluster by role, this benchmark (the status stream's client) included.</summary>
+    private List<(string Name, int ProcessId)> Processes() =>
+    [
+        .. _workers.Select((worker, i) => ($"worker {i + 1}", worker.ProcessId)),
+        ("coordinator", Coordinator.ProcessId),
+        ("data service", Data.ProcessId),
+        ("registry", Registry.ProcessId),
+        ("Redis", Infrastructure.Redis.ProcessId),
+        ("Kafka dev broker", Infrastructure.Kafka.ProcessId),
+        ("this benchmark", Environment.ProcessId),
+    ];
+
+    private static List<(string Name, TimeSpan Cpu)> CpuTimes(List<(string Name, int ProcessId)> processes) =>
+        [.. processes.Select(process => (process.Name, ProcessProfile.CpuTime(process.ProcessId)))];
+
     /// <summary>
     /// Runs the job to its end and times its steady state: from the first status at or past
     /// <paramref name="warmUpSteps"/> to the first at its last step, as the client sees them.
@@ -143,6 +164,8 @@ internal sealed partial class TrainingCluster : IAsyncDisposable
         using var deadline = new CancellationTokenSource(timeout);
         using var call = Coordinator.Client.Train(request, cancellationToken: deadline.Token);
         (long Step, long Ticks)? start = null, end = null;
+        List<(string Name, TimeSpan Cpu)>? cpuAtStart = null, cpuAtEnd = null;
+        var processes = Processes();
         TrainStatus? last = null;
         try
         {
@@ -153,11 +176,13 @@ internal sealed partial class TrainingCluster : IAsyncDisposable
                 if (start is null && status.Step >= warmUpSteps)
                 {
                     start = (status.Step, now);
+                    cpuAtStart = CpuTimes(processes);
                 }
 
                 if (end is null && status.Step >= request.Steps)
                 {
                     end = (status.Step, now);
+                    cpuAtEnd = CpuTimes(processes);
                 }
             }
         }
@@ -172,7 +197,8 @@ internal sealed partial class TrainingCluster : IAsyncDisposable
             throw new InvalidOperationException($"the job did not succeed with a measurable steady state; last status: {last}{Environment.NewLine}coordinator:{Environment.NewLine}{Coordinator.Output}");
         }
 
-        return new SteadyState(to.Step - from.Step, Stopwatch.GetElapsedTime(from.Ticks, to.Ticks));
+        var cpu = cpuAtEnd!.Zip(cpuAtStart!, (after, before) => (after.Name, after.Cpu - before.Cpu)).ToList();
+        return new SteadyState(to.Step - from.Step, Stopwatch.GetElapsedTime(from.Ticks, to.Ticks), cpu);
     }
 
     public async ValueTask DisposeAsync()
@@ -196,7 +222,7 @@ internal sealed partial class TrainingCluster : IAsyncDisposable
 
     private static Task<TrainingServer> StartCoordinatorAsync(ServiceInfrastructure infrastructure, DataServer data, RegistryServer registry, int threads) =>
         TrainingServer.StartCoordinatorAsync(infrastructure, data, registry, stragglerTimeoutSeconds: 30,
-            overrides: new Dictionary<string, string?>
+            overrides: new Dictionary<string, string?>(ExperimentEnvironment.From(TrainingEnvironment))
             {
                 ["Torch__IntraOpThreads"] = Invariant(threads),
                 // Each step's optimizer update (LedJob's debug line), for CoordinatorUpdate.

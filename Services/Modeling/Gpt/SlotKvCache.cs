@@ -56,6 +56,19 @@ public sealed class SlotKvCache : IAttentionCache, IDisposable
 
     public long LengthOf(int slot) => _lengths[slot];
 
+    /// <summary>
+    /// What one more attention group costs a decode step, in cached positions of one row
+    /// (<see cref="LengthGroups"/>): 0 splits at every change of length, <see cref="NeverSplit"/> never
+    /// splits (every row attends over the longest prefix). For measuring; the default is the engine's.
+    /// </summary>
+    public long AttentionGroupCost { get; init; } = LengthGroups.AttentionGroupCost;
+
+    /// <summary>A group price no split can pay back (and small enough that the search's sums cannot overflow).</summary>
+    public const long NeverSplit = 1L << 40;
+
+    /// <summary>Attention groups of the last decode step.</summary>
+    public int LastStepGroups => _groups.Length;
+
     /// <summary>Cached positions the last decode step's attention read per layer (rows x the view each row's group attends over).</summary>
     public long LastStepAttendedPositions { get; private set; }
 
@@ -175,7 +188,7 @@ public sealed class SlotKvCache : IAttentionCache, IDisposable
         }
 
         DisposeGroups();
-        _groups = LengthGroups.Split(slots, [.. positions.Select(position => position + 1)], LengthGroups.AttentionGroupCost)
+        _groups = LengthGroups.Split(slots, [.. positions.Select(position => position + 1)], AttentionGroupCost)
             .Select(group => StepGroup.Create(group, positions, _config, device))
             .ToArray();
         LastStepAttendedPositions = _groups.Sum(group => (long)group.Rows * group.View);

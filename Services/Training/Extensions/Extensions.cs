@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts.Data.V1;
 using MsSwift.Contracts.Registry.V1;
@@ -48,6 +49,13 @@ internal static class Extensions
         }
 
         builder.AddKafka();
+        // Workers push whole gradients as one stream; see WireCodec.Http2WindowBytes. Configuration can raise it further.
+        builder.Services.Configure<KestrelServerOptions>(options =>
+        {
+            var http2 = options.Limits.Http2;
+            http2.InitialConnectionWindowSize = Math.Max(http2.InitialConnectionWindowSize, WireCodec.Http2WindowBytes);
+            http2.InitialStreamWindowSize = Math.Max(http2.InitialStreamWindowSize, WireCodec.Http2WindowBytes);
+        });
         builder.Services.AddSingleton(services => new Lazy<ICheckpointStore>(() =>
         {
             var options = services.GetRequiredService<IOptions<TrainingOptions>>().Value;

@@ -16,6 +16,14 @@ public static class WireCodec
     /// <summary>Elements per chunk: 1 MiB of fp32, 512 KiB of fp16.</summary>
     public const int ChunkElements = 1 << 18;
 
+    /// <summary>
+    /// The HTTP/2 flow-control window both ends of the parameter-server wire open per stream. A
+    /// pull or push is one stream of a whole vector; with the defaults (64 KiB for an HttpClient
+    /// receiving, 768 KiB for Kestrel) the sender stops every window's worth for an update from the
+    /// receiver, and each new stream starts small again.
+    /// </summary>
+    public const int Http2WindowBytes = 16 << 20;
+
     public static int BytesPerElement(WireFormat format) => format == WireFormat.Fp32 ? 4 : 2;
 
     /// <summary>The chunks of <paramref name="vector"/>; the first carries <paramref name="header"/> (its format and length are set here).</summary>

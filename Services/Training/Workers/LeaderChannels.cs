@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Grpc.Net.Client;
+using MsSwift.Training.ParameterServer;
 using ParameterServerClient = MsSwift.Contracts.Training.V1.ParameterServer.ParameterServerClient;
 
 namespace MsSwift.Training.Workers;
@@ -23,6 +24,7 @@ public sealed class LeaderChannels : IDisposable
             // A leader that vanished without closing the connection is noticed within a straggler timeout.
             KeepAlivePingDelay = TimeSpan.FromSeconds(10),
             KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+            InitialHttp2StreamWindowSize = WireCodec.Http2WindowBytes,
         },
     })));
 
