@@ -114,9 +114,17 @@ public sealed class RouteBodyLimitTests : IAsyncLifetime
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
         {
-            for (var offset = 0; offset < bytes.Length; offset += 64 * 1024)
+            try
             {
-                await stream.WriteAsync(bytes.AsMemory(offset, Math.Min(64 * 1024, bytes.Length - offset)));
+                for (var offset = 0; offset < bytes.Length; offset += 64 * 1024)
+                {
+                    await stream.WriteAsync(bytes.AsMemory(offset, Math.Min(64 * 1024, bytes.Length - offset)));
+                }
+            }
+            catch (IOException)
+            {
+                // The gateway answers 413 once the body passes the limit and closes the connection;
+                // stop sending, so the client reads that answer (no answer still fails the test).
             }
         }
 
