@@ -1,4 +1,5 @@
 using MsSwift.Gateway.Async;
+using MsSwift.Gateway.Auth;
 using MsSwift.Gateway.Extensions;
 using MsSwift.Gateway.Routing;
 using MsSwift.Gateway.Telemetry;
@@ -12,8 +13,7 @@ app.UseRequestId();
 // Explicit, because the size limit depends on the matched route (a route may have its own).
 app.UseRouting();
 app.UseRequestSizeLimit();
-app.UseAuthentication();
-app.UseAuthorization();
+app.UseApiKeyAccess();
 app.UseRateLimiter();
 app.MapDefaultEndpoints();
 app.MapAsyncPredict();

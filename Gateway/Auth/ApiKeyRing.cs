@@ -4,7 +4,6 @@ using System.Collections.Frozen;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
 namespace MsSwift.Gateway.Auth;
@@ -12,8 +11,8 @@ namespace MsSwift.Gateway.Auth;
 /// <summary>
 /// The configured API keys, held as SHA-256 digests: a presented key is hashed and looked up, so
 /// lookups take the same time whatever the key and the plain keys are not kept in memory. Each key's
-/// principal (its scopes and name) and authentication result are built once, at the first lookup,
-/// and shared by its requests: nothing downstream changes them.
+/// principal (its scopes and name) is built once, at the first lookup, and shared by its requests:
+/// nothing downstream changes it.
 /// </summary>
 internal sealed class ApiKeyRing(IOptions<GatewayOptions> options)
 {
@@ -33,14 +32,13 @@ internal sealed class ApiKeyRing(IOptions<GatewayOptions> options)
         public Caller(ApiKeyOptions key)
         {
             Options = key;
-            var claims = key.Scopes.Select(scope => new Claim(Scopes.ClaimType, scope)).Append(new Claim(ApiKeyAuthenticationHandler.CallerNameClaim, key.Name));
-            var principal = new ScopedPrincipal(new CallerIdentity(claims, ApiKeyAuthenticationHandler.SchemeName, key.Name), key.Scopes);
-            Authenticated = Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, ApiKeyAuthenticationHandler.SchemeName)));
+            var claims = key.Scopes.Select(scope => new Claim(Scopes.ClaimType, scope)).Append(new Claim(ApiKeyAccess.CallerNameClaim, key.Name));
+            Principal = new ScopedPrincipal(new CallerIdentity(claims, ApiKeyAccess.SchemeName, key.Name), key.Scopes);
         }
 
         public ApiKeyOptions Options { get; }
 
-        public Task<AuthenticateResult> Authenticated { get; }
+        public ScopedPrincipal Principal { get; }
     }
 
     /// <summary>A SHA-256 digest as a dictionary key, without a string per lookup.</summary>

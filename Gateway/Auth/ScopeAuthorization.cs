@@ -3,10 +3,11 @@ using Microsoft.AspNetCore.Authorization;
 namespace MsSwift.Gateway.Auth;
 
 /// <summary>
-/// One authorization policy per scope (routes name the scope they need): an authenticated caller
-/// whose key has that scope, or <see cref="Scopes.Admin"/>. The requirement is its own handler and
-/// the policies are built once; for the gateway's own callers (<see cref="ScopedPrincipal"/>) the
-/// check is one set lookup, for any other principal a walk over its claims.
+/// One authorization policy per scope, the names routes give as their <c>AuthorizationPolicy</c>:
+/// an authenticated caller whose key grants that scope (admin grants all). The gateway checks
+/// scopes itself (<see cref="ApiKeyAccess"/>); the policies are registered so that YARP refuses a
+/// route naming a scope that does not exist when it loads its configuration, and so that anything
+/// evaluating them through ASP.NET Core decides as the gateway does.
 /// </summary>
 internal sealed class ScopeRequirement(string scope) : AuthorizationHandler<ScopeRequirement>, IAuthorizationRequirement
 {
@@ -22,23 +23,9 @@ internal sealed class ScopeRequirement(string scope) : AuthorizationHandler<Scop
 
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
     {
-        if (context.User is ScopedPrincipal caller)
+        if (context.User is ScopedPrincipal caller && caller.Allowed.Contains(requirement.Scope))
         {
-            if (caller.Allowed.Contains(requirement.Scope))
-            {
-                context.Succeed(requirement);
-            }
-
-            return Task.CompletedTask;
-        }
-
-        foreach (var claim in context.User.Claims)
-        {
-            if (claim.Type == Scopes.ClaimType && (claim.Value == requirement.Scope || claim.Value == Scopes.Admin))
-            {
-                context.Succeed(requirement);
-                break;
-            }
+            context.Succeed(requirement);
         }
 
         return Task.CompletedTask;

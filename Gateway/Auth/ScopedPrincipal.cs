@@ -5,7 +5,7 @@ namespace MsSwift.Gateway.Auth;
 
 /// <summary>
 /// An API key's principal, built once per key (<see cref="ApiKeyRing"/>): its claims as before, plus
-/// the scopes they grant (admin: all of them) as a set for <see cref="ScopeRequirement"/>, and a name
+/// the scopes they grant (admin: all of them) as a set for <see cref="ApiKeyAccess"/>, and a name
 /// that is read without searching the claims (the rate limiter and the caller header ask for it on
 /// every request).
 /// </summary>
@@ -15,7 +15,7 @@ internal sealed class ScopedPrincipal(ClaimsIdentity identity, IReadOnlyCollecti
 }
 
 /// <summary>A claims identity whose <see cref="Name"/> is fixed when it is built.</summary>
-internal sealed class CallerIdentity(IEnumerable<Claim> claims, string authenticationType, string name) : ClaimsIdentity(claims, authenticationType, ApiKeyAuthenticationHandler.CallerNameClaim, null)
+internal sealed class CallerIdentity(IEnumerable<Claim> claims, string authenticationType, string name) : ClaimsIdentity(claims, authenticationType, ApiKeyAccess.CallerNameClaim, null)
 {
     public override string Name { get; } = name;
 }

@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MsSwift.Contracts.Registry.V1;
@@ -29,19 +27,11 @@ internal static class Extensions
 
         builder.Services.AddSingleton<ApiKeyRing>();
         builder.Services.AddSingleton<InvalidKeyThrottle>();
-        // Registered, so the scheme's per-request handler is created from the container, not by reflection.
-        builder.Services.AddTransient<ApiKeyAuthenticationHandler>();
-        builder.Services.AddAuthentication(options =>
-        {
-            options.DefaultScheme = ApiKeyAuthenticationHandler.SchemeName;
-            options.AddScheme<ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        });
-        // The authorization middleware resolves these for every request, and by default each
-        // resolution builds a new chain of them; they hold no per-request state, so one set serves all.
-        builder.Services.AddSingleton<IAuthorizationHandlerProvider, DefaultAuthorizationHandlerProvider>();
-        builder.Services.AddSingleton<IAuthorizationService, DefaultAuthorizationService>();
-        builder.Services.AddSingleton<IPolicyEvaluator, PolicyEvaluator>();
+        // Scopes are checked by ApiKeyAccess, not ASP.NET Core's authorization middleware: the
+        // policies are there for YARP's route validation, and the endpoint middleware is told
+        // that the routes' authorization metadata is handled.
         builder.Services.AddAuthorization(ScopeRequirement.AddPolicies);
+        builder.Services.Configure<RouteOptions>(options => options.SuppressCheckForUnhandledSecurityMetadata = true);
         builder.Services.AddApiKeyRateLimiting();
         builder.Services.AddRequestSizeLimit();
 

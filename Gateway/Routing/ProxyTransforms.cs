@@ -21,7 +21,7 @@ internal static class ProxyTransforms
     public static IReverseProxyBuilder AddGatewayTransforms(this IReverseProxyBuilder proxy) => proxy.AddTransforms(builder =>
     {
         builder.AddRequestHeaderRemove("Authorization");
-        builder.AddRequestHeaderRemove(ApiKeyAuthenticationHandler.ApiKeyHeader);
+        builder.AddRequestHeaderRemove(ApiKeyAccess.ApiKeyHeader);
         builder.AddRequestHeaderRemove(CallerHeader);
         builder.AddRequestHeaderRemove(VersionPinsHeader);
         builder.AddRequestTransform(context =>
