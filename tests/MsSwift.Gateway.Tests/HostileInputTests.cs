@@ -234,7 +234,7 @@ public sealed class HostileInputTests(GatewayCluster cluster, ITestOutputHelper 
                 yield return (path, Encoding.UTF8.GetBytes(registration));
             }
 
-            foreach (var messages in new[] { "null", "[]", "[{}]", "[{\"role\": \"wizard\", \"content\": \"x\"}]", "[{\"role\": \"user\", \"content\": 5}]", "[{\"role\": \"user\"}]", "\"user\"" })
+            foreach (var messages in new[] { "null", "[]", "[{}]", "[{\"role\": \"wizard\", \"content\": \"x\"}]", "[{\"role\": \"user\", \"content\": 5}]", "[{\"role\": \"user\"}]", "\"user\"", "[null]", "[{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi\", \"\\udc00\": 0}]}]" })
             {
                 yield return (path, Encoding.UTF8.GetBytes($"{{\"model\": \"tiny\", \"messages\": {messages}, \"prompt\": {messages}}}"));
             }

@@ -100,6 +100,13 @@ public sealed class OipRestTests(InferenceServerFixture fixture)
         { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["a"]}],"parameters":{"temperature":[1]}}""", HttpStatusCode.BadRequest, "parameters.temperature" },
         { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["a"]}],"parameters":{"temperature":99.5}}""", HttpStatusCode.BadRequest, "parameters.temperature" },
         { "nope", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["a"]}]}""", HttpStatusCode.NotFound, "nope" },
+        // System.Text.Json decodes property names only when it looks one up: a name that is not valid Unicode.
+        { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["hi"]}],"\udc00":0}""", HttpStatusCode.BadRequest, "body" },
+        { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["hi"]}],"parameters":{"\ud800":1}}""", HttpStatusCode.BadRequest, "body" },
+        { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["hi"],"\ud800x":1}]}""", HttpStatusCode.BadRequest, "body" },
+        // Errors stay small whatever the request repeats.
+        { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["a"]}],"outputs":[{"name":"x"},{"name":"y"},{"name":"z"}]}""", HttpStatusCode.BadRequest, "unknown output 'x' (and 2 more unknown outputs)" },
+        { "tiny", """{"inputs":[{"name":"text_input","shape":[-1,0,0,0,0,0,0,0,0,0],"datatype":"BYTES","data":["a"]}]}""", HttpStatusCode.BadRequest, "[-1, 0, 0, 0, 0, 0, 0, 0, ...] (10 dimensions)" },
     };
 
     [Theory]

@@ -135,6 +135,21 @@ public sealed class ModelRulesTests
         Assert.Equal("v1", ModelRules.RollBack(model, Now).Model.ProductionVersion);
     }
 
+    [Fact]
+    public void A_version_has_one_live_int8_copy_and_another_once_that_one_is_archived()
+    {
+        static ModelVersion Int8(string name, string parent = "v1") => new() { Version = name, Checkpoint = $"tiny/{name}/model.int8.safetensors", ParentVersion = parent, Quantization = "int8" };
+        var model = ModelRules.Register(WithVersions("v1", "v2"), Int8("v1-int8"), Now).Model;
+
+        Assert.Equal(ServiceError.AlreadyExists, Refusal(() => ModelRules.Register(model, Int8("other"), Now)));
+        var second = ModelRules.Register(model, Int8("other", parent: "v2"), Now).Model;
+        Assert.Equal("other", ModelRules.QuantizedCopyOf(second, "v2", "int8")?.Version);
+
+        var archived = ModelRules.Archive(model, "v1-int8", Now).Model;
+        Assert.Null(ModelRules.QuantizedCopyOf(archived, "v1", "int8"));
+        Assert.Equal("again", ModelRules.QuantizedCopyOf(ModelRules.Register(archived, Int8("again"), Now).Model, "v1", "int8")?.Version);
+    }
+
     private static RegisteredModel WithVersions(params string[] versions)
     {
         var model = new RegisteredModel { Name = "tiny" };

@@ -63,6 +63,21 @@ public sealed class QuantizeVersionTests(RegistryCluster cluster)
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
 
+    [Fact]
+    public async Task Quantizations_of_one_version_that_race_on_two_replicas_leave_one_int8_copy()
+    {
+        const string name = "quantize-race";
+        await cluster.First.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = name, Version = "v1", Checkpoint = "tiny/v1/model.safetensors" });
+
+        var answers = await Task.WhenAll(
+            cluster.First.Admin.QuantizeVersionAsync(new QuantizeVersionRequest { Model = name, Version = "v1" }).ResponseAsync,
+            cluster.Second.Admin.QuantizeVersionAsync(new QuantizeVersionRequest { Model = name, Version = "v1", TargetVersion = "other" }).ResponseAsync);
+
+        var model = await cluster.First.Reader.GetModelAsync(new GetModelRequest { Model = name });
+        var copy = Assert.Single(model.Versions, version => version.Quantization == "int8");
+        Assert.All(answers, answer => Assert.Equal(copy.Version, Assert.Single(answer.Versions, version => version.Quantization == "int8").Version));
+    }
+
     private async Task<StatusCode> RefusedAsync(QuantizeVersionRequest request)
     {
         var error = await Assert.ThrowsAsync<RpcException>(() => cluster.First.Admin.QuantizeVersionAsync(request).ResponseAsync);

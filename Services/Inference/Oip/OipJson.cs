@@ -23,6 +23,21 @@ internal static class OipJson
     /// <summary>The request; throws <see cref="PredictException"/> (InvalidArgument) for a body that does not fit the protocol.</summary>
     public static ModelInferRequest Request(JsonElement body, string model, string version)
     {
+        try
+        {
+            return Read(body, model, version);
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json decodes property names only when they are looked up or enumerated,
+            // and throws there for an escaped lone surrogate or invalid UTF-8 in one.
+            var violations = new BadRequest();
+            return Fail<ModelInferRequest>(violations, "body", "has a property name that is not valid Unicode text");
+        }
+    }
+
+    private static ModelInferRequest Read(JsonElement body, string model, string version)
+    {
         var violations = new BadRequest();
         var request = new ModelInferRequest { ModelName = model, ModelVersion = version };
         if (body.ValueKind != JsonValueKind.Object)

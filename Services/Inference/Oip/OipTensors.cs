@@ -42,12 +42,14 @@ internal static class OipTensors
             prompts = ReadInput(request, maxPrompts, violations);
         }
 
-        foreach (var (output, index) in request.Outputs.Select((output, index) => (output, index)))
+        // One violation for all unknown outputs: a request naming thousands must not get an answer
+        // (or gRPC trailers) many times its own size.
+        var unknown = request.Outputs.Select((output, index) => (output.Name, index)).Where(output => output.Name != OutputName).ToList();
+        if (unknown.Count > 0)
         {
-            if (output.Name != OutputName)
-            {
-                Add(violations, $"outputs[{index}].name", $"unknown output '{output.Name}'; this model has one output, {OutputName}");
-            }
+            var (name, index) = unknown[0];
+            var more = unknown.Count > 1 ? $" (and {unknown.Count - 1} more unknown outputs)" : "";
+            Add(violations, $"outputs[{index}].name", $"unknown output '{Clip(name)}'{more}; this model has one output, {OutputName}");
         }
 
         if (violations.FieldViolations.Count > 0)
@@ -64,19 +66,19 @@ internal static class OipTensors
         const string field = "inputs[0]";
         if (input.Name != InputName)
         {
-            Add(violations, $"{field}.name", $"unknown input '{input.Name}'; this model takes {InputName}");
+            Add(violations, $"{field}.name", $"unknown input '{Clip(input.Name)}'; this model takes {InputName}");
             return null;
         }
 
         if (input.Datatype != Bytes)
         {
-            Add(violations, $"{field}.datatype", $"{InputName} must be {Bytes} (UTF-8 text), got '{input.Datatype}'");
+            Add(violations, $"{field}.datatype", $"{InputName} must be {Bytes} (UTF-8 text), got '{Clip(input.Datatype)}'");
             return null;
         }
 
         if (ElementCount(input.Shape) is not { } count)
         {
-            Add(violations, $"{field}.shape", $"must be a list of non-negative dimensions, got [{string.Join(", ", input.Shape)}]");
+            Add(violations, $"{field}.shape", $"must be a list of non-negative dimensions, got {ShapeText(input.Shape)}");
             return null;
         }
 
@@ -123,12 +125,19 @@ internal static class OipTensors
 
         if (texts.Count != count)
         {
-            Add(violations, raw ? "raw_input_contents[0]" : $"{field}.contents", $"shape [{string.Join(", ", input.Shape)}] holds {count} elements but {texts.Count} were sent");
+            Add(violations, raw ? "raw_input_contents[0]" : $"{field}.contents", $"shape {ShapeText(input.Shape)} holds {count} elements but {texts.Count} were sent");
             return null;
         }
 
         return new Prompts(texts, [.. input.Shape], raw);
     }
+
+    /// <summary>A shape as an error shows it: the first dimensions, and how many there are when that is not all.</summary>
+    private static string ShapeText(RepeatedField<long> shape) =>
+        shape.Count <= 8 ? $"[{string.Join(", ", shape)}]" : $"[{string.Join(", ", shape.Take(8))}, ...] ({shape.Count} dimensions)";
+
+    /// <summary>A caller's name as an error echoes it: at most 64 characters.</summary>
+    private static string Clip(string name) => name.Length <= 64 ? name : $"{name[..64]}...";
 
     /// <summary>The element count of a shape, or null when a dimension is negative or the count overflows.</summary>
     private static long? ElementCount(RepeatedField<long> shape)

@@ -22,13 +22,18 @@ internal static class ChatPrompt
         var prompt = new StringBuilder();
         for (var i = 0; i < messages.Count; i++)
         {
-            var role = messages[i].Role;
+            if (messages[i] is not { } message)
+            {
+                return (null, $"[{i}] must be a message object with a role and content, got null");
+            }
+
+            var role = message.Role;
             if (role is null || !Roles.Contains(role))
             {
                 return (null, $"[{i}].role must be one of {string.Join(", ", Roles)}, got '{role}'");
             }
 
-            if (Text(messages[i].Content) is not { } content)
+            if (Text(message.Content) is not { } content)
             {
                 return (null, $"[{i}].content must be a string of valid Unicode text or a list of text parts");
             }
@@ -43,12 +48,11 @@ internal static class ChatPrompt
     {
         { ValueKind: JsonValueKind.String } text => JsonText.StringOrNull(text),
         { ValueKind: JsonValueKind.Array } parts when parts.EnumerateArray().All(IsTextPart) =>
-            string.Concat(parts.EnumerateArray().Select(part => JsonText.StringOrNull(part.GetProperty("text")))),
+            string.Concat(parts.EnumerateArray().Select(part => JsonText.TryGetProperty(part, "text", out var text) ? JsonText.StringOrNull(text) : null)),
         _ => null,
     };
 
     private static bool IsTextPart(JsonElement part) =>
-        part.ValueKind == JsonValueKind.Object
-        && part.TryGetProperty("type", out var type) && JsonText.StringOrNull(type) == "text"
-        && part.TryGetProperty("text", out var text) && JsonText.StringOrNull(text) is not null;
+        JsonText.TryGetProperty(part, "type", out var type) && JsonText.StringOrNull(type) == "text"
+        && JsonText.TryGetProperty(part, "text", out var text) && JsonText.StringOrNull(text) is not null;
 }

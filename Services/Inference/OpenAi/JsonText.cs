@@ -25,4 +25,27 @@ internal static class JsonText
             return null;
         }
     }
+
+    /// <summary>
+    /// <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/> on an object, false for a
+    /// value that is not one; like reading a string, looking a name up decodes the other names and
+    /// throws for one that is not valid Unicode, which counts as the property not being found.
+    /// </summary>
+    public static bool TryGetProperty(JsonElement element, string name, out JsonElement value)
+    {
+        value = default;
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        try
+        {
+            return element.TryGetProperty(name, out value);
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
 }

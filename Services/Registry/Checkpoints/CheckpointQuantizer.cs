@@ -10,6 +10,9 @@ namespace MsSwift.Registry.Checkpoints;
 /// </summary>
 public sealed class CheckpointQuantizer(Lazy<ICheckpointStore> store) : IDisposable
 {
+    /// <summary>The largest checkpoint quantized here: it is read into one <see cref="MemoryStream"/>, which holds at most this.</summary>
+    public const long MaxCheckpointBytes = int.MaxValue;
+
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
     public void Dispose() => _oneAtATime.Dispose();

@@ -57,6 +57,14 @@ public static class ModelRules
             throw new ServiceException(ServiceError.InvalidArgument, $"parent_version: {description}", [new FieldViolation("parent_version", description)]);
         }
 
+        // One live quantized copy per version and scheme: two quantizations of one version that
+        // raced both reach this rule, and the later one is refused here, in the committing change.
+        if (version.Quantization.Length > 0 && QuantizedCopyOf(current, version.ParentVersion, version.Quantization) is { } copy)
+        {
+            throw new ServiceException(ServiceError.AlreadyExists,
+                $"version '{version.ParentVersion}' of '{current.Name}' already has a {version.Quantization} copy, '{copy.Version}'; archive it to make another");
+        }
+
         var next = Next(current, now);
         version.CreatedAt = Timestamp.FromDateTimeOffset(now);
         next.Versions.Add(version);
@@ -156,6 +164,11 @@ public static class ModelRules
         RemoveFromHistory(next, versionName);
         return (next, Event(ModelEventType.Deleted, next, version, now));
     }
+
+    /// <summary>The version's live (not archived) copy quantized with <paramref name="quantization"/>, if it has one.</summary>
+    public static ModelVersion? QuantizedCopyOf(RegisteredModel model, string parentVersion, string quantization) =>
+        parentVersion.Length == 0 ? null : model.Versions.FirstOrDefault(child =>
+            child.ParentVersion == parentVersion && child.Quantization == quantization && child.Stage != Stage.Archived);
 
     public static ModelVersion? Find(RegisteredModel model, string version) =>
         model.Versions.FirstOrDefault(candidate => candidate.Version == version);

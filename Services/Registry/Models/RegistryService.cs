@@ -164,6 +164,12 @@ public sealed partial class RegistryService(
             throw new ServiceException(ServiceError.AlreadyExists, $"model '{request.Model}' already has a version '{target}'; name another target_version");
         }
 
+        if (source.SizeBytes > CheckpointQuantizer.MaxCheckpointBytes)
+        {
+            throw new ServiceException(ServiceError.FailedPrecondition,
+                $"version '{source.Version}' is {source.SizeBytes} bytes; the registry quantizes checkpoints of at most {CheckpointQuantizer.MaxCheckpointBytes} bytes (it holds one in memory); list the model in Inference:Int8Models to quantize it when it loads instead");
+        }
+
         var checkpoint = $"{request.Model}/{target}/model.int8.safetensors";
         await quantizer.QuantizeAsync(source.Checkpoint, checkpoint, cancellationToken);
         var register = new RegisterVersionRequest
@@ -193,7 +199,7 @@ public sealed partial class RegistryService(
     }
 
     private static ModelVersion? Int8ChildOf(RegisteredModel model, string version) =>
-        model.Versions.FirstOrDefault(child => child.ParentVersion == version && child.Quantization == CheckpointMetadata.EightBitQuantization);
+        ModelRules.QuantizedCopyOf(model, version, CheckpointMetadata.EightBitQuantization);
 
     public Task<RegisteredModel> PromoteAsync(string model, string version, long expectedRevision, CancellationToken cancellationToken) =>
         ChangeAsync(model, expectedRevision, (current, now) => ModelRules.Promote(current, version, now), cancellationToken);
