@@ -34,6 +34,23 @@ public sealed class DatasetBuilderTests
     }
 
     [Fact]
+    public async Task A_document_over_the_bound_is_counted_malformed_and_the_documents_around_it_are_kept()
+    {
+        var huge = new string('w', DatasetBuilder.MaxDocumentChars / 2);
+        // A paragraph of two half-bound lines plus a line break, then one JSONL line over the bound.
+        var text = await InMemoryIngest.BuildAsync(new StringReader($"before\n\n{huge}\n{huge}\n\nafter"), new IngestOptions(RecordFormat.Text, "byte", 0));
+        var jsonl = await InMemoryIngest.BuildAsync(
+            new StringReader($"{{\"text\": \"before\"}}\n{{\"text\": \"{huge}{huge}\"}}\n{{\"text\": \"\\ud800\"}}\n{{\"text\": \"after\"}}"), Jsonl with { ValidationPercent = 0 });
+
+        Assert.Equal((2, 1), (text.Info.Documents, text.Info.Malformed));
+        Assert.Equal(3, text.Info.MalformedExamples.Single().Line);
+        Assert.Contains("longer than", text.Info.MalformedExamples.Single().Reason);
+        Assert.Equal((2, 2), (jsonl.Info.Documents, jsonl.Info.Malformed));
+        Assert.Equal([2L, 3L], jsonl.Info.MalformedExamples.Select(record => record.Line));
+        Assert.Contains("not valid Unicode", jsonl.Info.MalformedExamples[1].Reason);
+    }
+
+    [Fact]
     public async Task The_version_depends_on_content_not_order_and_the_split_is_stable()
     {
         var documents = Enumerable.Range(0, 200).Select(i => $"document number {i} about {i % 7}").ToList();

@@ -88,33 +88,34 @@ public sealed class StreamingIngestTests
         return ([.. train], [.. validation], Convert.ToHexStringLower(version)[..16]);
     }
 
-    /// <summary>Paragraphs of one line each, produced as they are read, counting lines read.</summary>
+    /// <summary>Paragraphs of one line each, produced as they are read (at most one per read), counting lines read.</summary>
     private sealed class CountingReader(IEnumerable<string> lines) : TextReader
     {
         private readonly IEnumerator<string> _lines = lines.GetEnumerator();
-        private bool _blankNext;
+        private string _pending = "";
 
         public int LinesRead { get; private set; }
 
-        public override string? ReadLine()
+        public override int Read(Span<char> buffer)
         {
-            if (_blankNext)
+            if (_pending.Length == 0)
             {
-                _blankNext = false;
-                return "";
+                if (!_lines.MoveNext())
+                {
+                    return 0;
+                }
+
+                LinesRead++;
+                _pending = _lines.Current + "\n\n";
             }
 
-            if (!_lines.MoveNext())
-            {
-                return null;
-            }
-
-            LinesRead++;
-            _blankNext = true;
-            return _lines.Current;
+            var count = Math.Min(buffer.Length, _pending.Length);
+            _pending.AsSpan(0, count).CopyTo(buffer);
+            _pending = _pending[count..];
+            return count;
         }
 
-        public override ValueTask<string?> ReadLineAsync(CancellationToken cancellationToken) => ValueTask.FromResult(ReadLine());
+        public override ValueTask<int> ReadAsync(Memory<char> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(Read(buffer.Span));
 
         protected override void Dispose(bool disposing)
         {

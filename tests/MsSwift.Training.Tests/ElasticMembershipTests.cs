@@ -118,5 +118,26 @@ public sealed class ElasticMembershipTests : IDisposable
         Assert.Equal(["b"], applied.Applied!.Dropped);
     }
 
+    [Fact]
+    public async Task After_the_last_step_nothing_more_is_computed_and_a_worker_joining_learns_the_job_is_done()
+    {
+        using var job = new ParameterServerJob("short", GptModel.CreateSeeded(Config, 1), Hyperparameters with { TotalSteps = 2, WarmupSteps = 1 },
+            new ParameterServerSettings(WireFormat.Fp32, MinimumWorkers: 1, StragglerTimeout: TimeSpan.FromSeconds(30), Shards: 2), time: _time);
+        job.Join("a");
+        for (var step = 0; step < 2; step++)
+        {
+            var (version, _, shards) = await job.PullAsync("a", CancellationToken.None);
+            await job.SubmitAsync("a", version, shards, new float[job.ParameterCount], 1, 0, CancellationToken.None);
+        }
+
+        var pull = await Assert.ThrowsAsync<ServiceException>(() => job.PullAsync("a", CancellationToken.None));
+        var push = await Assert.ThrowsAsync<ServiceException>(() => job.SubmitAsync("a", 2, [0], new float[job.ParameterCount], 1, 0, CancellationToken.None));
+
+        Assert.Equal(2, job.Version);
+        Assert.Equal((ServiceError.FailedPrecondition, ServiceError.FailedPrecondition), (pull.Error, push.Error));
+        Assert.Contains("all its 2 steps", pull.Message);
+        Assert.Equal(2, job.Join("late").Step);
+    }
+
     private float[] Gradient() => new float[_job.ParameterCount];
 }

@@ -97,6 +97,22 @@ public sealed class FineTuneRulesTests
     }
 
     /// <summary>bard: v1, v2 (production) and v3 (archived), all of the same byte-level shape.</summary>
+    [Fact]
+    public void An_int8_copy_is_refused_naming_the_version_it_was_made_from()
+    {
+        var model = Bard();
+        var copy = Version("v1-int8", Stage.None);
+        copy.Quantization = "int8";
+        copy.ParentVersion = "v1";
+        model.Versions.Add(copy);
+
+        var refused = Refusal(new() { Model = "bard", Version = "v1-int8" }, model, ByteDataset);
+
+        Assert.Equal("init_from.version", refused.Field);
+        Assert.Contains("int8 copy", refused.Description);
+        Assert.Contains("'v1'", refused.Description);
+    }
+
     private static RegisteredModel Bard() => new()
     {
         Name = "bard",

@@ -103,6 +103,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         await _registry.Admin.ArchiveAsync(new ChangeVersionRequest { Model = "tiny", Version = "v2" });
+        await _registry.Admin.QuantizeVersionAsync(new QuantizeVersionRequest { Model = "tiny", Version = "v1" });
         await IngestAsync("farm-bpe", "the red fox sees the blue dog.\nthe green cat chases the hen.\n", tokenizer: "gpt2");
 
         var refusals = new Dictionary<string, TrainRequest>
@@ -110,6 +111,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IAsyncLifetime
             ["unknown model"] = FineTune("farm", "nobody", "v1"),
             ["unknown version"] = FineTune("farm", "tiny", "v9"),
             ["archived version"] = FineTune("farm", "tiny", "v2"),
+            ["an int8 copy"] = FineTune("farm", "tiny", "v1-int8"),
             ["no production version"] = FineTune("farm", "tiny", ""),
             ["another tokenizer"] = FineTune("farm-bpe", "tiny", "v1"),
             ["another shape"] = With(FineTune("farm", "tiny", "v1"), request => request.Shape = new ModelShape { Width = 128 }),
@@ -130,6 +132,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IAsyncLifetime
             ["unknown model"] = "init_from.model",
             ["unknown version"] = "init_from.version",
             ["archived version"] = "init_from.version",
+            ["an int8 copy"] = "init_from.version",
             ["no production version"] = "init_from.version",
             ["another tokenizer"] = "dataset",
             ["another shape"] = "shape",
@@ -139,7 +142,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IAsyncLifetime
         // Nothing was started or registered for any of them.
         using var http = new HttpClient { BaseAddress = _coordinator.HttpAddress, Timeout = TimeSpan.FromSeconds(10) };
         Assert.Equal(0, (await http.GetFromJsonAsync<JsonElement>("/training/jobs")).GetProperty("jobs").GetArrayLength());
-        Assert.Equal(2, (await _registry.Reader.GetModelAsync(new GetModelRequest { Model = "tiny" })).Versions.Count);
+        Assert.Equal(3, (await _registry.Reader.GetModelAsync(new GetModelRequest { Model = "tiny" })).Versions.Count);
 
         static TrainRequest FineTune(string dataset, string model, string version) =>
             new() { Dataset = dataset, Workers = 1, Steps = 4, BatchSize = 2, Window = 16, InitFrom = new ModelVersionRef { Model = model, Version = version } };
@@ -149,6 +152,27 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IAsyncLifetime
             change(request);
             return request;
         }
+    }
+
+    [Fact]
+    public async Task A_fine_tune_whose_starting_checkpoint_is_gone_fails_once_and_stays_failed()
+    {
+        await InferenceServer.WriteCheckpointAsync(_infrastructure.CheckpointDirectory, "tiny/gone/model.safetensors", seed: 1);
+        await _registry.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = "tiny", Version = "v1", Checkpoint = "tiny/gone/model.safetensors" });
+        File.Delete(Path.Combine(_infrastructure.CheckpointDirectory, "tiny", "gone", "model.safetensors"));
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => LastStatusAsync(
+            new() { Dataset = "farm", Workers = 1, Steps = 4, BatchSize = 2, Window = 16, InitFrom = new ModelVersionRef { Model = "tiny", Version = "v1" } }, CancellationToken.None));
+        // Two passes of the coordinator's recovery (every 2 s) later, the job has not been taken up again.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        using var http = new HttpClient { BaseAddress = _coordinator.HttpAddress, Timeout = TimeSpan.FromSeconds(10) };
+        var job = Assert.Single((await http.GetFromJsonAsync<JsonElement>("/training/jobs")).GetProperty("jobs").EnumerateArray());
+
+        output.WriteLine(refused.Status.Detail);
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Contains("tiny/gone/model.safetensors", refused.Status.Detail);
+        Assert.Equal("TRAIN_STATE_FAILED", job.GetProperty("status").GetProperty("state").GetString());
+        Assert.Contains("could not start", job.GetProperty("status").GetProperty("message").GetString());
     }
 
     private static TrainRequest Request(string dataset, int steps, ModelShape? shape) => new()

@@ -30,6 +30,14 @@ public static class DatasetBuilder
 {
     private const int MaxExamples = 10;
 
+    /// <summary>
+    /// The longest document (a plain-text paragraph or a JSONL line) ingested, in characters: about
+    /// four times the complete works of Shakespeare. Normalising and tokenizing copy a document a few
+    /// times, so this bounds what one record of an upload can hold in memory; a longer one is counted
+    /// as malformed.
+    /// </summary>
+    public const int MaxDocumentChars = 4 << 20;
+
     /// <summary>Reads <paramref name="input"/> to the end, writing each split's tokens to its stream; the report (with its version).</summary>
     public static async Task<DatasetInfo> BuildAsync(
         string name, TextReader input, IngestOptions options, Stream trainTokens, Stream validationTokens, int chunkTokens, CancellationToken cancellationToken)
@@ -104,15 +112,22 @@ public static class DatasetBuilder
     private static async IAsyncEnumerable<(long Line, string? Text, string? Error)> ReadAsync(
         TextReader input, IngestOptions options, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var lines = new BoundedLineReader(input, MaxDocumentChars);
         var paragraph = new StringBuilder();
+        var paragraphTooLong = false;
         long line = 0;
         long paragraphStart = 0;
-        while (await input.ReadLineAsync(cancellationToken) is { } text)
+        var tooLong = $"longer than {MaxDocumentChars} characters; split it into smaller documents";
+        while (await lines.ReadLineAsync(cancellationToken) is (var text, var longLine) && (text is not null || longLine))
         {
             line++;
             if (options.Format == RecordFormat.Jsonl)
             {
-                if (!string.IsNullOrWhiteSpace(text))
+                if (longLine)
+                {
+                    yield return (line, null, $"the line is {tooLong}");
+                }
+                else if (!string.IsNullOrWhiteSpace(text))
                 {
                     yield return ParseJson(line, text, options.TextField);
                 }
@@ -120,22 +135,32 @@ public static class DatasetBuilder
                 continue;
             }
 
-            if (string.IsNullOrWhiteSpace(text))
+            if (!longLine && string.IsNullOrWhiteSpace(text))
             {
-                if (paragraph.Length > 0)
+                if (paragraph.Length > 0 || paragraphTooLong)
                 {
-                    yield return (paragraphStart, paragraph.ToString(), null);
+                    yield return paragraphTooLong ? (paragraphStart, null, $"the document is {tooLong}") : (paragraphStart, paragraph.ToString(), null);
                     paragraph.Clear();
+                    paragraphTooLong = false;
                 }
 
                 continue;
             }
 
-            if (paragraph.Length == 0)
+            if (paragraph.Length == 0 && !paragraphTooLong)
             {
                 paragraphStart = line;
             }
-            else
+
+            // Past the bound the paragraph is read to its end but no longer kept.
+            paragraphTooLong |= longLine || paragraph.Length + 1 + text!.Length > MaxDocumentChars;
+            if (paragraphTooLong)
+            {
+                paragraph.Clear();
+                continue;
+            }
+
+            if (paragraph.Length > 0)
             {
                 paragraph.Append('\n');
             }
@@ -143,9 +168,9 @@ public static class DatasetBuilder
             paragraph.Append(text);
         }
 
-        if (paragraph.Length > 0)
+        if (paragraph.Length > 0 || paragraphTooLong)
         {
-            yield return (paragraphStart, paragraph.ToString(), null);
+            yield return paragraphTooLong ? (paragraphStart, null, $"the document is {tooLong}") : (paragraphStart, paragraph.ToString(), null);
         }
     }
 
@@ -166,6 +191,11 @@ public static class DatasetBuilder
         catch (JsonException error)
         {
             return (line, null, $"invalid JSON: {error.Message}");
+        }
+        catch (InvalidOperationException)
+        {
+            // Names and strings are decoded only when read: an escaped lone surrogate throws there.
+            return (line, null, "a name or string is not valid Unicode text");
         }
     }
 }

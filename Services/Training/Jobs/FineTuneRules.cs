@@ -9,8 +9,8 @@ namespace MsSwift.Training.Jobs;
 
 /// <summary>
 /// Whether a Train request may start from a registered version (<c>init_from</c>), as a pure
-/// function of the request, the registered model and the dataset: the version must exist and not
-/// be archived, record its shape, share the dataset's tokenizer, and agree with any shape the
+/// function of the request, the registered model and the dataset: the version must exist, not be
+/// archived or quantized, record its shape, share the dataset's tokenizer, and agree with any shape the
 /// request names. On success the request is completed from the version (shape filled, the version
 /// pinned), so everything after it (the job record, the workers' replicas, a takeover) sees the
 /// same model whatever is promoted meanwhile.
@@ -93,8 +93,14 @@ public static class FineTuneRules
             ?? throw Refused(source, [new("init_from.version", $"model '{model.Name}' has no version '{name}'; versions: {string.Join(", ", model.Versions.Select(candidate => candidate.Version))}")]);
 
         // Archived means retired from use (it cannot be promoted either); starting from it needs a deliberate re-registration.
-        return version.Stage == Stage.Archived
-            ? throw Refused(source, [new("init_from.version", $"{Name(model.Name, version)} is archived; register its checkpoint again to start from it")])
+        if (version.Stage == Stage.Archived)
+        {
+            throw Refused(source, [new("init_from.version", $"{Name(model.Name, version)} is archived; register its checkpoint again to start from it")]);
+        }
+
+        // Training updates fp32 weights; an int8 copy has lost what fine-tuning would start from.
+        return version.Quantization.Length > 0
+            ? throw Refused(source, [new("init_from.version", $"{Name(model.Name, version)} is a {version.Quantization} copy; fine-tune from the version it was made from{(version.ParentVersion.Length > 0 ? $", '{version.ParentVersion}'" : "")}")])
             : version;
     }
 

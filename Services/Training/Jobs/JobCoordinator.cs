@@ -135,6 +135,7 @@ public sealed partial class JobCoordinator(
     /// <summary>The job's status every time it changes, until it ends (or the caller stops listening; the job goes on).</summary>
     public async IAsyncEnumerable<TrainStatus> WatchAsync(string jobId, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        JobIds.Require(jobId);
         await using var subscription = await changes.FollowAsync(jobId);
         TrainStatus? last = null;
         while (!cancellationToken.IsCancellationRequested)
@@ -161,7 +162,7 @@ public sealed partial class JobCoordinator(
     /// </summary>
     public async Task<TrainStatus> CancelAsync(string jobId)
     {
-        var record = await store.ReadAsync(jobId) ?? throw new ServiceException(ServiceError.NotFound, $"no training job '{jobId}'");
+        var record = await store.ReadAsync(JobIds.Require(jobId)) ?? throw new ServiceException(ServiceError.NotFound, $"no training job '{jobId}'");
         JobRules.RequireCancellable(record.Status);
         await using var subscription = await changes.FollowAsync(jobId);
         await store.RequestCancelAsync(jobId);
@@ -215,6 +216,15 @@ public sealed partial class JobCoordinator(
 
             evaluator = await JobEvaluator.CreateAsync(data, request, spec.Config, cancellationToken);
         }
+        catch (Exception error) when (progress is not null && CannotStart(error))
+        {
+            // No retry would change this (the starting weights or the data refuse the job): it
+            // fails now, instead of staying open for every recovery pass to try again.
+            var reason = $"the job could not start: {error.Message}";
+            await progress.ApplyAsync((status, now) => JobRules.Fail(status, reason, now));
+            await leader.DisposeAsync();
+            throw new ServiceException(ServiceError.FailedPrecondition, $"job '{jobId}' failed: {reason}");
+        }
         catch
         {
             await leader.DisposeAsync();
@@ -230,6 +240,15 @@ public sealed partial class JobCoordinator(
         }, TaskScheduler.Default).Unwrap();
         return await led.StartAsync(restarting) ? progress!.Snapshot() : null;
     }
+
+    /// <summary>Whether leading failed for a reason no retry changes, as opposed to a dependency that is restarting.</summary>
+    private static bool CannotStart(Exception error) => error switch
+    {
+        InvalidDataException or CheckpointNotFoundException => true,
+        ServiceException refused => refused.Error is ServiceError.InvalidArgument or ServiceError.FailedPrecondition,
+        global::Grpc.Core.RpcException refused => refused.StatusCode is global::Grpc.Core.StatusCode.InvalidArgument or global::Grpc.Core.StatusCode.FailedPrecondition,
+        _ => false,
+    };
 
     /// <summary>Counts a job about to be led here, unless the coordinator is at its cap.</summary>
     private bool TryAdmit()

@@ -19,6 +19,7 @@ public sealed class JobEvaluator : IAsyncDisposable
     private readonly GptModel _model;
     private readonly List<TokenBatch> _batches;
     private Task _pending = Task.CompletedTask;
+    private int _waiting; // evaluations queued behind the running one
 
     private JobEvaluator(GptConfig config, List<TokenBatch> batches)
     {
@@ -34,11 +35,23 @@ public sealed class JobEvaluator : IAsyncDisposable
         return batches.Count == 0 ? null : new JobEvaluator(config, batches);
     }
 
-    /// <summary>Evaluates <paramref name="parameters"/> after the evaluations already queued.</summary>
-    public Task<EvaluationResult> EvaluateAsync(float[] parameters)
+    /// <summary>
+    /// Evaluates <paramref name="parameters"/> after the evaluations already queued; null (skipped)
+    /// when one is already waiting and this one is not <paramref name="required"/>. Evaluations
+    /// slower than steps (a small eval_every, many eval_batches) thus hold at most two parameter
+    /// snapshots, not one per step, and the last step's evaluation waits for at most two others.
+    /// </summary>
+    public Task<EvaluationResult>? EvaluateAsync(float[] parameters, bool required = false)
     {
+        if (!required && Volatile.Read(ref _waiting) > 0)
+        {
+            return null;
+        }
+
+        Interlocked.Increment(ref _waiting);
         var evaluation = _pending.ContinueWith(_ =>
         {
+            Interlocked.Decrement(ref _waiting);
             ParameterVector.Write(_model.parameters().ToArray(), parameters);
             return GptTrainer.Evaluate(_model, _batches);
         }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);

@@ -19,7 +19,15 @@ internal sealed partial class JobRecovery(JobStore store, JobCoordinator coordin
             {
                 foreach (var jobId in await store.OpenJobsAsync())
                 {
-                    await coordinator.RecoverAsync(jobId, stoppingToken);
+                    // One job that cannot be taken over must not keep the jobs after it from being taken over.
+                    try
+                    {
+                        await coordinator.RecoverAsync(jobId, stoppingToken);
+                    }
+                    catch (Exception error) when (error is not OperationCanceledException)
+                    {
+                        LogJobFailed(logger, jobId, error.Message);
+                    }
                 }
             }
             catch (Exception error) when (error is not OperationCanceledException)
@@ -29,6 +37,9 @@ internal sealed partial class JobRecovery(JobStore store, JobCoordinator coordin
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Taking over job {JobId} failed; retrying on the next pass: {Reason}")]
+    private static partial void LogJobFailed(ILogger logger, string jobId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job recovery pass failed; retrying: {Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);

@@ -86,7 +86,7 @@ public sealed partial class LedJob : IAsyncDisposable
         {
             // Taken over after the last step: its checkpoint is committed; evaluate it and register.
             _finalCheckpoint.TrySetResult(committed.Checkpoint);
-            _finishing = FinishAsync(Evaluate(startStep, job.Snapshot().Parameters));
+            _finishing = FinishAsync(Evaluate(startStep, job.Snapshot().Parameters, required: true));
         }
 
         return true;
@@ -128,7 +128,7 @@ public sealed partial class LedJob : IAsyncDisposable
         _ = _services.History.RecordStepAsync(JobId, outcome.Version, _request.Steps, outcome.Loss);
 
         var final = outcome.Version == _request.Steps;
-        var evaluation = final || outcome.Version % _request.EvalEvery == 0 ? Evaluate(outcome.Version, outcome.Parameters) : null;
+        var evaluation = final || outcome.Version % _request.EvalEvery == 0 ? Evaluate(outcome.Version, outcome.Parameters, required: final) : null;
         if (final)
         {
             _finishing = FinishAsync(evaluation);
@@ -153,13 +153,24 @@ public sealed partial class LedJob : IAsyncDisposable
     }
 
     /// <summary>The validation loss of step <paramref name="step"/>'s parameters, in the status once known; null without validation data or when it failed.</summary>
-    private Task<EvaluationResult?>? Evaluate(long step, float[] parameters) => _evaluator is null ? null : EvaluateAsync(_evaluator, step, parameters);
+    private Task<EvaluationResult?>? Evaluate(long step, float[] parameters, bool required) =>
+        _evaluator?.EvaluateAsync(parameters, required) is { } evaluation ? RecordAsync(evaluation, step) : SkippedEvaluation(step);
 
-    private async Task<EvaluationResult?> EvaluateAsync(JobEvaluator evaluator, long step, float[] parameters)
+    private Task<EvaluationResult?>? SkippedEvaluation(long step)
+    {
+        if (_evaluator is not null)
+        {
+            LogEvaluationSkipped(_services.Logger, JobId, step);
+        }
+
+        return null;
+    }
+
+    private async Task<EvaluationResult?> RecordAsync(Task<EvaluationResult> evaluation, long step)
     {
         try
         {
-            var result = await evaluator.EvaluateAsync(parameters);
+            var result = await evaluation;
             _services.Metrics.Evaluated(JobId, result.Loss);
             await _progress.ApplyAsync((status, now) => JobRules.Evaluated(status, step, result.Loss, now));
             _ = _services.History.RecordEvaluationAsync(JobId, step, result.Loss);
@@ -268,6 +279,9 @@ public sealed partial class LedJob : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Evaluating job {JobId} at step {Step} failed: {Reason}")]
     private static partial void LogEvaluationFailed(ILogger logger, string jobId, long step, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: the evaluation at step {Step} is skipped, an earlier one is still waiting (evaluations take longer than eval_every steps)")]
+    private static partial void LogEvaluationSkipped(ILogger logger, string jobId, long step);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Training job {JobId} ended: {State} ({Message})")]
     private static partial void LogEnded(ILogger logger, string jobId, string state, string message);

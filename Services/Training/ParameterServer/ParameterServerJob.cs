@@ -40,6 +40,7 @@ public sealed class ParameterServerJob : IDisposable
     private readonly List<(string Worker, int Shards, float[] Gradient, double Loss, long Tokens)> _delivered = [];
     private readonly List<string> _dropped = [];
     private readonly ITimer _leaseSweep;
+    private readonly long _totalSteps;
     private ShardAssignment? _assignment;
     private ITimer? _stragglerTimer;
     private StepOutcome? _lastOutcome;
@@ -63,6 +64,7 @@ public sealed class ParameterServerJob : IDisposable
         Settings = settings;
         _time = time ?? TimeProvider.System;
         _trainer = new GptTrainer(model, hyperparameters);
+        _totalSteps = hyperparameters.TotalSteps;
         if (resume is { } state)
         {
             _trainer.RestoreState(state.OptimizerState, (int)state.Version);
@@ -206,6 +208,7 @@ public sealed class ParameterServerJob : IDisposable
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 RequireMember(workerId);
+                RequireStepsLeft();
                 Renew(workerId);
                 StartStepIfReady();
                 if (_assignment?.OwnedBy(workerId) is { Length: > 0 } shards)
@@ -221,6 +224,24 @@ public sealed class ParameterServerJob : IDisposable
     }
 
     /// <summary>
+    /// Refuses, before a gradient stream is read, a push that <see cref="SubmitAsync"/> would refuse
+    /// anyway for who sends it or for which step: a stream from a non-member costs no gradient-sized buffer.
+    /// </summary>
+    public void RequirePushable(string workerId, long step)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            RequireStepsLeft();
+            RequireMember(workerId);
+            if (step != Version)
+            {
+                throw new ServiceException(ServiceError.FailedPrecondition, $"gradient for step {step}, but the job is at step {Version}: pull the parameters and compute again");
+            }
+        }
+    }
+
+    /// <summary>
     /// Adds a worker's gradient, the mean over <paramref name="shards"/> of step
     /// <paramref name="step"/>, and waits until the step is applied or the worker is given more
     /// shards of it.
@@ -230,6 +251,7 @@ public sealed class ParameterServerJob : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            RequireStepsLeft();
             if (step != Version)
             {
                 throw new ServiceException(ServiceError.FailedPrecondition, $"gradient for step {step}, but the job is at step {Version}: pull the parameters and compute again");
@@ -314,7 +336,7 @@ public sealed class ParameterServerJob : IDisposable
     private void StartStepIfReady()
     {
         var required = Version == 0 ? Settings.MinimumWorkers : 1;
-        if (_assignment is null && _leases.Count >= required)
+        if (_assignment is null && Version < _totalSteps && _leases.Count >= required)
         {
             _assignment = new ShardAssignment(Settings.ShardCount, _leases.Keys);
         }
@@ -410,6 +432,15 @@ public sealed class ParameterServerJob : IDisposable
         _trainer.SetGradients(average);
         _trainer.ApplyGradients(loss, tokens);
         return ParameterVector.Read(_trainer.Model.parameters().ToArray());
+    }
+
+    /// <summary>The job's steps are its length: after the last, nothing is computed (its checkpoint and registration are the end).</summary>
+    private void RequireStepsLeft()
+    {
+        if (Version >= _totalSteps)
+        {
+            throw new ServiceException(ServiceError.FailedPrecondition, $"job '{JobId}' has run all its {_totalSteps} steps; there is nothing more to compute");
+        }
     }
 
     private void RequireMember(string workerId)

@@ -34,6 +34,7 @@ public sealed partial class ParameterServerLeader(
     private readonly Lock _stepDown = new();
     private RedisLockLease? _lease;
     private ParameterServerJob? _job;
+    private long _committedVersion = -1; // the newest version this leader knows to be committed
     private Task _renewal = Task.CompletedTask;
     private Task _checkpoints = Task.CompletedTask;
 
@@ -76,6 +77,7 @@ public sealed partial class ParameterServerLeader(
             }
 
             var committed = await state.ReadCommittedAsync(spec.JobId);
+            _committedVersion = committed?.Version ?? -1;
             _job = committed is null ? await FreshAsync(cancellationToken) : await ResumeAsync(committed, cancellationToken);
         }
         catch
@@ -102,10 +104,18 @@ public sealed partial class ParameterServerLeader(
     public async Task<bool> CheckpointAsync(CancellationToken cancellationToken)
     {
         var job = _job ?? throw new InvalidOperationException("not leading");
+        if (job.Version <= _committedVersion)
+        {
+            // Queued behind a checkpoint that already saved this version (checkpoints slower than
+            // checkpoint_every steps): a second commit of it would be refused as if from a stale leader.
+            return true;
+        }
+
         var prefix = $"jobs/{spec.JobId}/step-{job.Version:D8}-fence-{FencingToken}";
         var version = await job.SaveCheckpointAsync(store, prefix, cancellationToken);
         if (await state.CommitAsync(spec.JobId, FencingToken, version, prefix))
         {
+            _committedVersion = version;
             Checkpointed?.Invoke(version, prefix);
             await PruneOlderCheckpointsAsync(prefix, cancellationToken);
             return true;

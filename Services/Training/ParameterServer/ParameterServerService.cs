@@ -8,7 +8,7 @@ namespace MsSwift.Training.ParameterServer;
 /// gradients (chunked streams). The job's refusals are <see cref="MsSwift.ServiceDefaults.Errors.ServiceException"/>s,
 /// mapped by the service's interceptor; a job that stepped down here answers Unavailable.
 /// </summary>
-public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics metrics) : MsSwift.Contracts.Training.V1.ParameterServer.ParameterServerBase
+public sealed partial class ParameterServerService(ParameterServerJobs jobs, WireMetrics metrics) : MsSwift.Contracts.Training.V1.ParameterServer.ParameterServerBase
 {
     public override Task<JoinResponse> Join(JoinRequest request, ServerCallContext context) =>
         Served(request.JobId, job => Task.FromResult(job.Join(RequireWorker(request.WorkerId))));
@@ -49,15 +49,23 @@ public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics
             (header, gradient) = await WireCodec.DecodeAsync(Counted(requestStream, context.CancellationToken), first =>
             {
                 job = Job(first.JobId);
-                return first.Format == job.Settings.Format
-                    ? job.ParameterCount
-                    : throw new RpcException(new Status(StatusCode.InvalidArgument, $"job '{job.JobId}' uses wire format {job.Settings.Format}, not {first.Format}"));
+                if (first.Format != job.Settings.Format)
+                {
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"job '{job.JobId}' uses wire format {job.Settings.Format}, not {first.Format}"));
+                }
+
+                job.RequirePushable(RequireWorker(first.WorkerId), first.Version);
+                return job.ParameterCount;
             }, context.CancellationToken);
         }
         catch (InvalidDataException error)
         {
             var subject = job is null ? "the gradient stream" : $"the gradient for job '{job.JobId}'";
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"{subject}: {error.Message}"));
+        }
+        catch (ObjectDisposedException) when (job is not null)
+        {
+            throw SteppedDown(job.JobId);
         }
 
         var result = await Served(job!.JobId, target => target.SubmitAsync(RequireWorker(header.WorkerId), header.Version, header.Shards, gradient, header.Loss, header.Tokens, context.CancellationToken));
@@ -76,9 +84,12 @@ public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics
         }
         catch (ObjectDisposedException)
         {
-            throw new RpcException(new Status(StatusCode.Unavailable, $"the parameter server of job '{jobId}' stepped down; find the new one and join again"));
+            throw SteppedDown(jobId);
         }
     }
+
+    private static RpcException SteppedDown(string jobId) =>
+        new(new Status(StatusCode.Unavailable, $"the parameter server of job '{jobId}' stepped down; find the new one and join again"));
 
     private async IAsyncEnumerable<VectorChunk> Counted(IAsyncStreamReader<VectorChunk> reader, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -92,6 +103,16 @@ public sealed class ParameterServerService(ParameterServerJobs jobs, WireMetrics
     private ParameterServerJob Job(string jobId) =>
         jobs.Find(jobId) ?? throw new RpcException(new Status(StatusCode.NotFound, $"no parameter server for job '{jobId}' here"));
 
+    /// <summary>
+    /// A worker id is part of the job's status, events and logs: bounded, and plain (a host name,
+    /// the process id and a random suffix, as <see cref="Workers.WorkerLoop"/> makes it).
+    /// </summary>
     private static string RequireWorker(string workerId) =>
-        string.IsNullOrWhiteSpace(workerId) ? throw new RpcException(new Status(StatusCode.InvalidArgument, "worker_id is required")) : workerId;
+        WorkerIdPattern().IsMatch(workerId)
+            ? workerId
+            : throw new RpcException(new Status(StatusCode.InvalidArgument,
+                workerId.Length == 0 ? "worker_id is required" : $"worker_id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (got {workerId.Length} characters)"));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z")]
+    private static partial System.Text.RegularExpressions.Regex WorkerIdPattern();
 }
