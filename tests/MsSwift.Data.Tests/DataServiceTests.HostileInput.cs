@@ -70,6 +70,8 @@ public sealed partial class DataServiceTests
         {
             yield return new BatchRequest { Name = "corpus", ShardCount = 1, BatchSize = value, Window = 8 };
             yield return new BatchRequest { Name = "corpus", ShardCount = 1, BatchSize = 2, Window = value };
+            // window + 1 once wrapped past int.MaxValue, and a random draw then got a negative bound.
+            yield return new BatchRequest { Name = "corpus", ShardCount = 1, BatchSize = 1, Window = value, RandomBatches = 1 };
             yield return new BatchRequest { Name = "corpus", Shard = value, ShardCount = 1, BatchSize = 2, Window = 8 };
             yield return new BatchRequest { Name = "corpus", ShardCount = value, BatchSize = 2, Window = 8 };
         }

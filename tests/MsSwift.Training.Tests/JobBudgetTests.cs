@@ -19,6 +19,17 @@ public sealed class JobBudgetTests
     }
 
     [Fact]
+    public void A_micro_batch_larger_than_the_data_service_serves_is_refused_with_the_request()
+    {
+        var shape = new ModelShape { Layers = 1, Heads = 1, Width = 8, ContextLength = 4096 };
+        var (_, fits) = TrainRequestDefaults.Apply(new TrainRequest { Dataset = "d", Workers = 1, BatchSize = 255, Window = 4095, Shape = shape });
+        var (_, over) = TrainRequestDefaults.Apply(new TrainRequest { Dataset = "d", Workers = 1, BatchSize = 257, Window = 4095, Shape = shape });
+
+        Assert.DoesNotContain(fits, violation => violation.Field == "batch_size");
+        Assert.Contains(over, violation => violation.Field == "batch_size" && violation.Description.Contains("1048576", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_estimate_grows_with_the_batch_and_the_workers_and_fits_the_default_cap_for_the_default_job()
     {
         var config = new GptConfig { Layers = 2, Heads = 4, Width = 128, ContextLength = 256, VocabSize = 50257 };

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using MsSwift.Contracts;
 using MsSwift.Contracts.Data.V1;
 using MsSwift.Data.Datasets;
 
@@ -7,8 +8,6 @@ namespace MsSwift.Data.Grpc;
 /// <summary>Dataset lookups and deterministic shard batches for training workers, read by range from the split's token file.</summary>
 internal sealed class DataServiceImpl(DatasetStore store) : DataService.DataServiceBase
 {
-    private const int MaxBatchTokens = 1 << 20;
-
     public override async Task<DatasetInfo> GetDataset(GetDatasetRequest request, ServerCallContext context) =>
         await store.FindAsync(request.Name, request.Version)
         ?? throw new RpcException(new Status(StatusCode.NotFound, $"no dataset '{request.Name}' version '{(request.Version.Length == 0 ? "latest" : request.Version)}'"));
@@ -16,10 +15,10 @@ internal sealed class DataServiceImpl(DatasetStore store) : DataService.DataServ
     public override async Task StreamBatches(BatchRequest request, IServerStreamWriter<TokenBatchMessage> responseStream, ServerCallContext context)
     {
         if (request.ShardCount < 1 || request.Shard < 0 || request.Shard >= request.ShardCount || request.BatchSize < 1 || request.Window < 1
-            || (long)request.BatchSize * (request.Window + 1) > MaxBatchTokens || request.RandomBatches < 0 || request.MaxBatches < 0 || request.FirstBatch < 0)
+            || request.BatchSize * (request.Window + 1L) > DataLimits.MaxBatchTokens || request.RandomBatches < 0 || request.MaxBatches < 0 || request.FirstBatch < 0)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument,
-                $"need 0 <= shard < shard_count, batch_size >= 1, window >= 1, random_batches >= 0, first_batch >= 0, max_batches >= 0 and at most {MaxBatchTokens} tokens per batch"));
+                $"need 0 <= shard < shard_count, batch_size >= 1, window >= 1, random_batches >= 0, first_batch >= 0, max_batches >= 0 and at most {DataLimits.MaxBatchTokens} tokens per batch"));
         }
 
         if ((request.RandomBatches > 0 && (request.MaxBatches > 0 || request.FirstBatch > 0)) || (request.MaxBatches == 0 && request.FirstBatch > 0))

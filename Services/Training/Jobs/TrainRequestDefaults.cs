@@ -55,6 +55,8 @@ public static class TrainRequestDefaults
         Check(request.Steps is >= 1 and <= 1_000_000, "steps", "1-1000000");
         Check(request.BatchSize is >= 1 and <= 1024, "batch_size", "1-1024");
         Check(request.Window >= 8 && (fineTune || request.Window <= request.Shape.ContextLength), "window", $"8 to the context length ({request.Shape.ContextLength})");
+        Check(request.BatchSize * (request.Window + 1L) <= DataLimits.MaxBatchTokens, "batch_size",
+            $"batch_size x (window + 1) tokens are one micro-batch, which the data service serves up to {DataLimits.MaxBatchTokens} of");
         Check(request.LearningRate is > 0 and <= 1, "learning_rate", "in (0, 1]");
         Check(request.CheckpointEvery >= 1, "checkpoint_every", "at least 1");
         Check(Enum.IsDefined(request.WireFormat), "wire_format", "FP16, FP32 or BF16");
