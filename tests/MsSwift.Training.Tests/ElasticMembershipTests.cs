@@ -139,5 +139,27 @@ public sealed class ElasticMembershipTests : IDisposable
         Assert.Equal(2, job.Join("late").Step);
     }
 
+    [Theory]
+    [InlineData(float.NaN, 1.0)]
+    [InlineData(float.PositiveInfinity, 1.0)]
+    [InlineData(0f, double.NaN)]
+    public async Task A_gradient_or_loss_that_is_not_finite_is_refused_and_reported_as_divergence(float element, double loss)
+    {
+        var diverged = new List<string>();
+        _job.Diverged += diverged.Add;
+        _job.Join("a");
+        _job.Join("b");
+        var (_, _, ofA) = await _job.PullAsync("a", CancellationToken.None);
+        var gradient = Gradient();
+        gradient[gradient.Length / 2] = element;
+
+        var refused = await Assert.ThrowsAsync<ServiceException>(() => _job.SubmitAsync("a", 0, ofA, gradient, loss, 0, CancellationToken.None));
+
+        Assert.Equal(ServiceError.FailedPrecondition, refused.Error);
+        Assert.Contains("diverged at step 0", Assert.Single(diverged));
+        Assert.Equal(0, _job.Version);
+        Assert.True(float.IsFinite(_job.Snapshot().Parameters.Sum()));
+    }
+
     private float[] Gradient() => new float[_job.ParameterCount];
 }

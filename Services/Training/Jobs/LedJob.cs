@@ -69,6 +69,7 @@ public sealed partial class LedJob : IAsyncDisposable
                 _ = _progress.ApplyAsync((status, now) => JobRules.MembershipChanged(status, change.Members, change.Description, now));
             }
         };
+        job.Diverged += reason => _ = EndAsync((status, now) => JobRules.Fail(status, reason, now));
         _leader.Checkpointed += OnCheckpointed;
         _leader.CheckpointFailed += OnCheckpointFailed;
         var startStep = job.Version;

@@ -91,6 +91,13 @@ public sealed class ParameterServerJob : IDisposable
     /// <summary>Raised (under the job's lock, so in order) after each step: for status, checkpoints and metrics. Must not block.</summary>
     public event Action<StepOutcome>? StepApplied;
 
+    /// <summary>
+    /// Raised (under the job's lock) with the reason when a worker delivers a gradient or loss that
+    /// is not finite: averaged in, it would turn every parameter into NaN for the rest of the job,
+    /// so the gradient is refused and the job should end. Must not block.
+    /// </summary>
+    public event Action<string>? Diverged;
+
     /// <summary>Raised (under the job's lock, so in order) when members join or leave. Must not block.</summary>
     public event Action<MembershipChange>? MembershipChanged;
 
@@ -261,6 +268,15 @@ public sealed class ParameterServerJob : IDisposable
             if (gradient.Length != _parameters.Length)
             {
                 throw new ServiceException(ServiceError.InvalidArgument, $"the gradient has {gradient.Length} elements; the model has {_parameters.Length}");
+            }
+
+            // NaN and infinities propagate into the sum (an overflow of finite values would need a gradient that is garbage anyway).
+            if (!double.IsFinite(loss) || !float.IsFinite(TensorPrimitives.Sum(gradient)))
+            {
+                var overflow = Settings.Format == WireFormat.Fp16 ? "; or the gradient overflowed the fp16 wire (largest 65504): use bf16" : "";
+                var reason = $"training diverged at step {step}: the gradient from {workerId} is not finite (loss {loss}); lower the learning rate{overflow}";
+                Diverged?.Invoke(reason);
+                throw new ServiceException(ServiceError.FailedPrecondition, reason);
             }
 
             if (Settings.TokensPerShard > 0 && tokens != Settings.TokensPerShard * shards.Count)
