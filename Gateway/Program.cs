@@ -14,7 +14,6 @@ app.UseRequestId();
 app.UseRouting();
 app.UseRequestSizeLimit();
 app.UseApiKeyAccess();
-app.UseRateLimiter();
 app.MapDefaultEndpoints();
 app.MapAsyncPredict();
 app.MapReverseProxy(proxy =>

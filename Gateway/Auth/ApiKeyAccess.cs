@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authorization;
 using MsSwift.Gateway.RateLimiting;
@@ -5,19 +6,21 @@ using MsSwift.Gateway.RateLimiting;
 namespace MsSwift.Gateway.Auth;
 
 /// <summary>
-/// The gateway's access check, one synchronous step before the rate limiter. A route that names a
+/// The gateway's access check and per-key rate limit, in one synchronous step. A route that names a
 /// scope (its authorization policy, <see cref="IAuthorizeData.Policy"/>) needs an API key that
 /// grants it (<c>Authorization: Bearer &lt;key&gt;</c>, as OpenAI clients send it, or
 /// <c>x-api-key</c>). No key or an unknown key: 401; a key without the scope: 403; an address that
 /// presented too many unknown keys: 429 for any key until its <see cref="InvalidKeyThrottle"/>
-/// bucket refills. The caller becomes the request's user (<see cref="ScopedPrincipal"/>), which the
-/// rate limiter, the caller header and the logs read. Routes without a policy (health) are open.
+/// bucket refills; a key over its rate (<see cref="ApiKeyOptions.RequestsPerSecond"/>, per gateway
+/// replica): 429 with <c>Retry-After</c>. The caller becomes the request's user
+/// (<see cref="ScopedPrincipal"/>), which the caller header and the logs read. Routes without a
+/// policy (health) are open and not limited.
 /// </summary>
 /// <remarks>
-/// In place of ASP.NET Core's authentication and authorization middleware, which the gateway's
-/// profile showed on every forwarded call (their async state machines, the authentication service,
-/// the handler provider and context, their metrics): here a valid key costs one hash, one lookup
-/// and one set lookup, and allocates nothing. Refusals are counted by the gateway's own meter
+/// In place of ASP.NET Core's authentication, authorization and rate-limiting middleware, which the
+/// gateway's profile showed on every forwarded call (their async state machines, the authentication
+/// service, the handler provider and context, their metrics): here a valid key within its rate
+/// costs one hash, one lookup, one set lookup and one token, and allocates nothing. Refusals are counted by the gateway's own meter
 /// (<c>msswift.gateway.rejections</c>). The policies stay registered (<see cref="ScopeRequirement"/>)
 /// so that YARP refuses, when it loads its routes, one that names a scope that does not exist.
 /// </remarks>
@@ -68,6 +71,14 @@ internal sealed partial class ApiKeyAccess(RequestDelegate next, ApiKeyRing keys
             }
         }
 
+        using var lease = caller.Limiter.AttemptAcquire();
+        if (!lease.IsAcquired)
+        {
+            var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var refill) ? refill : TimeSpan.FromSeconds(1);
+            return GatewayRejection.WriteAsync(context, StatusCodes.Status429TooManyRequests, StatusCode.ResourceExhausted, "Too many requests",
+                $"API key '{caller.Options.Name}' is over its rate limit; retry after {Math.Ceiling(retryAfter.TotalSeconds)} s", retryAfter);
+        }
+
         return next(context);
     }
 
@@ -102,6 +113,6 @@ internal sealed partial class ApiKeyAccess(RequestDelegate next, ApiKeyRing keys
 
 internal static class ApiKeyAccessExtensions
 {
-    /// <summary>Checks API keys and scopes; after routing (it reads the matched route's policy), before rate limiting (which is per key).</summary>
+    /// <summary>Checks API keys, scopes and rate limits; after routing, since it reads the matched route's policy.</summary>
     public static IApplicationBuilder UseApiKeyAccess(this IApplicationBuilder app) => app.UseMiddleware<ApiKeyAccess>();
 }

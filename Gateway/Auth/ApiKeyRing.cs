@@ -4,7 +4,9 @@ using System.Collections.Frozen;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
+using MsSwift.Gateway.RateLimiting;
 
 namespace MsSwift.Gateway.Auth;
 
@@ -14,7 +16,7 @@ namespace MsSwift.Gateway.Auth;
 /// principal (its scopes and name) is built once, at the first lookup, and shared by its requests:
 /// nothing downstream changes it.
 /// </summary>
-internal sealed class ApiKeyRing(IOptions<GatewayOptions> options)
+internal sealed class ApiKeyRing(IOptions<GatewayOptions> options) : IDisposable
 {
     // Longer keys are hashed from a rented buffer; every configured key fits the stack.
     private const int StackBytes = 256;
@@ -26,12 +28,24 @@ internal sealed class ApiKeyRing(IOptions<GatewayOptions> options)
     public Caller? Find(ReadOnlySpan<char> presented) =>
         presented.IsEmpty ? null : _byDigest.Value.GetValueOrDefault(Digest.Of(presented));
 
-    /// <summary>One configured key, ready to be the request's user.</summary>
+    public void Dispose()
+    {
+        if (_byDigest.IsValueCreated)
+        {
+            foreach (var caller in _byDigest.Value.Values)
+            {
+                caller.Limiter.Dispose();
+            }
+        }
+    }
+
+    /// <summary>One configured key, ready to be the request's user, with its rate limit (per gateway replica).</summary>
     internal sealed class Caller
     {
         public Caller(ApiKeyOptions key)
         {
             Options = key;
+            Limiter = new TokenBucketRateLimiter(TokenBuckets.Options(key.RequestsPerSecond, key.Burst));
             var claims = key.Scopes.Select(scope => new Claim(Scopes.ClaimType, scope)).Append(new Claim(ApiKeyAccess.CallerNameClaim, key.Name));
             Principal = new ScopedPrincipal(new CallerIdentity(claims, ApiKeyAccess.SchemeName, key.Name), key.Scopes);
         }
@@ -39,6 +53,9 @@ internal sealed class ApiKeyRing(IOptions<GatewayOptions> options)
         public ApiKeyOptions Options { get; }
 
         public ScopedPrincipal Principal { get; }
+
+        /// <summary>The key's token bucket: <see cref="ApiKeyOptions.RequestsPerSecond"/> refill, <see cref="ApiKeyOptions.Burst"/> at once.</summary>
+        public TokenBucketRateLimiter Limiter { get; }
     }
 
     /// <summary>A SHA-256 digest as a dictionary key, without a string per lookup.</summary>

@@ -32,7 +32,6 @@ internal static class Extensions
         // that the routes' authorization metadata is handled.
         builder.Services.AddAuthorization(ScopeRequirement.AddPolicies);
         builder.Services.Configure<RouteOptions>(options => options.SuppressCheckForUnhandledSecurityMetadata = true);
-        builder.Services.AddApiKeyRateLimiting();
         builder.Services.AddRequestSizeLimit();
 
         // The asynchronous predict path queues requests on Kafka. Without a broker only that path

@@ -22,11 +22,11 @@ internal sealed class InvalidKeyThrottle : IDisposable
         var limit = options.Value.InvalidKeyLimit;
         _perToken = TimeSpan.FromSeconds(1 / limit.PerSecond);
         // Time for an emptied bucket to fill again, plus one refill period of slack.
-        var bucket = ApiKeyRateLimiting.Bucket(limit.PerSecond, limit.Burst);
+        var bucket = TokenBuckets.Options(limit.PerSecond, limit.Burst);
         _refillTicks = (long)((TimeSpan.FromSeconds(limit.Burst / limit.PerSecond) + bucket.ReplenishmentPeriod + bucket.ReplenishmentPeriod).TotalSeconds * Stopwatch.Frequency);
         _lastSpent = Stopwatch.GetTimestamp() - _refillTicks - 1;
         _limiter = PartitionedRateLimiter.Create<IPAddress, IPAddress>(address =>
-            RateLimitPartition.GetTokenBucketLimiter(address, _ => ApiKeyRateLimiting.Bucket(limit.PerSecond, limit.Burst)));
+            RateLimitPartition.GetTokenBucketLimiter(address, _ => TokenBuckets.Options(limit.PerSecond, limit.Burst)));
     }
 
     /// <summary>Null when <paramref name="address"/> may present a key now; otherwise how long until it may (at most).</summary>

@@ -20,26 +20,29 @@ public sealed class ApiKeyAccessTests : IDisposable
     private static readonly ApiKeyOptions Reader = new() { Name = "reader-key", Key = "reader-key-0123456789ab", Scopes = [Scopes.RegistryRead] };
     private static readonly ApiKeyOptions Both = new() { Name = "both-key", Key = "both-key-0123456789abcd", Scopes = [Scopes.Inference, Scopes.Training] };
     private static readonly ApiKeyOptions Admin = new() { Name = "admin-key", Key = "admin-key-0123456789abc", Scopes = [Scopes.Admin] };
+    private static readonly ApiKeyOptions Slow = new() { Name = "slow-key", Key = "slow-key-0123456789abcd", Scopes = [Scopes.Inference], RequestsPerSecond = 0.01, Burst = 2 };
 
     private readonly ServiceProvider _services;
+    private readonly ApiKeyRing _keys;
     private readonly InvalidKeyThrottle _throttle;
     private readonly ApiKeyAccess _access;
     private HttpContext? _reached;
 
     public ApiKeyAccessTests()
     {
-        var options = Options.Create(new GatewayOptions { ApiKeys = [Inference, Reader, Both, Admin], InvalidKeyLimit = new() { PerSecond = 0.01, Burst = 2 } });
+        var options = Options.Create(new GatewayOptions { ApiKeys = [Inference, Reader, Both, Admin, Slow], InvalidKeyLimit = new() { PerSecond = 0.01, Burst = 2 } });
         var services = new ServiceCollection();
         services.AddMetrics();
         services.AddProblemDetails();
         services.AddSingleton<GatewayMetrics>();
         _services = services.BuildServiceProvider();
         _throttle = new InvalidKeyThrottle(options);
+        _keys = new ApiKeyRing(options);
         _access = new ApiKeyAccess(context =>
         {
             _reached = context;
             return Task.CompletedTask;
-        }, new ApiKeyRing(options), _throttle, NullLogger<ApiKeyAccess>.Instance);
+        }, _keys, _throttle, NullLogger<ApiKeyAccess>.Instance);
     }
 
     [Fact]
@@ -108,9 +111,28 @@ public sealed class ApiKeyAccessTests : IDisposable
         Assert.Null(_reached);
     }
 
+    [Fact]
+    public async Task A_key_over_its_rate_gets_429_with_retry_after_and_other_keys_and_open_routes_are_not_held_back()
+    {
+        var guarded = new AuthorizeAttribute(Scopes.Inference);
+        Assert.Equal(StatusCodes.Status200OK, await CallAsync(Slow.Key, guarded));
+        Assert.Equal(StatusCodes.Status200OK, await CallAsync(Slow.Key, guarded));
+
+        _reached = null;
+        var context = NewContext(Slow.Key, guarded);
+        await _access.InvokeAsync(context);
+
+        Assert.Equal(StatusCodes.Status429TooManyRequests, context.Response.StatusCode);
+        Assert.True(int.Parse(context.Response.Headers.RetryAfter.ToString(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        Assert.Null(_reached);
+        Assert.Equal(StatusCodes.Status200OK, await CallAsync(Inference.Key, guarded));
+        Assert.Equal(StatusCodes.Status200OK, await CallAsync(Slow.Key));
+    }
+
     public void Dispose()
     {
         _throttle.Dispose();
+        _keys.Dispose();
         _services.Dispose();
     }
 
