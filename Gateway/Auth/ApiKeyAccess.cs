@@ -39,6 +39,15 @@ internal sealed partial class ApiKeyAccess(RequestDelegate next, ApiKeyRing keys
             return next(context);
         }
 
+        if (metadata.GetMetadata<AuthorizationPolicy>() is not null || metadata.GetMetadata<IAuthorizationRequirementData>() is not null)
+        {
+            // A policy object or inline requirements (RequireAuthorization(policy => ...)) are not
+            // scopes this check knows: refused, never let through on a valid key alone.
+            LogUncheckable(logger, context.Request.Path);
+            return GatewayRejection.WriteAsync(context, StatusCodes.Status403Forbidden, StatusCode.PermissionDenied, "Forbidden",
+                "this operation's authorization is not one the gateway can check; its route must name a scope as its policy");
+        }
+
         if (!TryGetPresented(context.Request, out var presented))
         {
             return Unauthenticated(context, "an API key is required: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'");
@@ -106,6 +115,9 @@ internal sealed partial class ApiKeyAccess(RequestDelegate next, ApiKeyRing keys
 
     [LoggerMessage(Level = LogLevel.Information, Message = "ApiKey was not authenticated: {Reason}")]
     private static partial void LogNotAuthenticated(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Refused {Path}: its endpoint carries an authorization policy object or requirements, not a scope name, which the gateway cannot check")]
+    private static partial void LogUncheckable(ILogger logger, PathString path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "API key {Caller} was forbidden: the route needs scope {Scope}")]
     private static partial void LogForbidden(ILogger logger, string? caller, string scope);

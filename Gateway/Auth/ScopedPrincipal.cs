@@ -11,7 +11,8 @@ namespace MsSwift.Gateway.Auth;
 /// </summary>
 internal sealed class ScopedPrincipal(ClaimsIdentity identity, IReadOnlyCollection<string> scopes) : ClaimsPrincipal(identity)
 {
-    public FrozenSet<string> Allowed { get; } = (scopes.Contains(Scopes.Admin) ? Scopes.All : scopes).ToFrozenSet(StringComparer.Ordinal);
+    // Ignoring case, as ASP.NET Core's policy names do: a route naming "Inference" is the inference scope.
+    public FrozenSet<string> Allowed { get; } = (scopes.Contains(Scopes.Admin) ? Scopes.All : scopes).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>A claims identity whose <see cref="Name"/> is fixed when it is built.</summary>

@@ -132,8 +132,8 @@ public sealed class WholeAppTests
             ["POST /async/predict"] = await Answer(http.PostAsJsonAsync("/async/predict", new { prompt = "hi", parameters = new { max_new_tokens = 1 } }, token)),
             ["ModelService/Predict"] = await Answer(() => models.PredictAsync(predict, call).ResponseAsync),
             ["ModelService/PredictStream"] = await Answer(async () => await models.PredictStream(predict, call).ResponseStream.ReadAllAsync(token).CountAsync(token)),
-            ["ModelService/Train"] = await Answer(async () => await models.Train(new TrainRequest { JobId = "whole-app-none" }, call).ResponseStream.ReadAllAsync(token).CountAsync(token)),
-            ["ModelService/CancelTrain"] = await Answer(() => models.CancelTrainAsync(new CancelTrainRequest { JobId = "whole-app-none" }, call).ResponseAsync),
+            ["ModelService/Train"] = await Answer(async () => await models.Train(new TrainRequest { JobId = "job-000000000000" }, call).ResponseStream.ReadAllAsync(token).CountAsync(token)),
+            ["ModelService/CancelTrain"] = await Answer(() => models.CancelTrainAsync(new CancelTrainRequest { JobId = "job-000000000000" }, call).ResponseAsync),
             ["ModelRegistry/ListModels"] = await Answer(() => new ModelRegistry.ModelRegistryClient(channel).ListModelsAsync(new ListModelsRequest(), call).ResponseAsync),
             ["ModelRegistryAdmin/Promote"] = await Answer(() => new ModelRegistryAdmin.ModelRegistryAdminClient(channel)
                 .PromoteAsync(new ChangeVersionRequest { Model = "whole-app-none", Version = "v1" }, call).ResponseAsync),

@@ -37,6 +37,14 @@ public sealed class BoundedLineReaderTests
         Assert.Equal([("short", false), (null, true), ("exactly10!", false), ("after", false)], lines);
     }
 
+    [Fact]
+    public async Task A_line_of_white_space_over_the_bound_is_a_blank_line()
+    {
+        var lines = await ReadAllAsync($"a\n{new string(' ', 50)}\t\nb", maxChars: 10, bufferChars: 8);
+
+        Assert.Equal([("a", false), ("", false), ("b", false)], lines);
+    }
+
     private static async Task<List<(string? Text, bool TooLong)>> ReadAllAsync(string text, int maxChars, int bufferChars)
     {
         var reader = new BoundedLineReader(new StringReader(text), maxChars, bufferChars);

@@ -90,6 +90,15 @@ public sealed class ApiKeyAccessTests : IDisposable
     }
 
     [Fact]
+    public async Task Scope_names_ignore_case_as_policy_names_do_and_unknown_kinds_of_authorization_are_refused()
+    {
+        Assert.Equal(StatusCodes.Status200OK, await CallAsync(Inference.Key, new AuthorizeAttribute("Inference")));
+
+        var policy = new AuthorizationPolicyBuilder().RequireClaim("anything").Build();
+        Assert.Equal(StatusCodes.Status403Forbidden, await CallAsync(Admin.Key, new AuthorizeAttribute(), policy));
+    }
+
+    [Fact]
     public async Task Every_policy_an_endpoint_names_must_be_granted()
     {
         AuthorizeAttribute[] both = [new(Scopes.Inference), new(Scopes.Training)];

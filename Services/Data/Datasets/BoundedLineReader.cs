@@ -6,7 +6,8 @@ namespace MsSwift.Data.Datasets;
 /// The lines of a text (ended by <c>\n</c>, <c>\r\n</c> or <c>\r</c>, as <see cref="TextReader.ReadLine"/>
 /// ends them), each at most <paramref name="maxChars"/> long: a longer one is reported as such and
 /// read past without being held, where <see cref="TextReader.ReadLineAsync()"/> would build it whole
-/// (an upload with no line breaks is one line of up to the upload limit).
+/// (an upload with no line breaks is one line of up to the upload limit). A line of nothing but
+/// white space is blank, whatever its length: it still separates paragraphs.
 /// </summary>
 public sealed class BoundedLineReader(TextReader input, int maxChars, int bufferChars = 64 * 1024)
 {
@@ -22,6 +23,7 @@ public sealed class BoundedLineReader(TextReader input, int maxChars, int buffer
         _line.Clear();
         long length = 0;
         var started = false;
+        var blank = true;
         while (true)
         {
             if (_start == _end)
@@ -30,7 +32,7 @@ public sealed class BoundedLineReader(TextReader input, int maxChars, int buffer
                 _end = await input.ReadAsync(_buffer, cancellationToken);
                 if (_end == 0)
                 {
-                    return started ? Line(length) : (null, false);
+                    return started ? Line(length, blank) : (null, false);
                 }
             }
 
@@ -50,6 +52,7 @@ public sealed class BoundedLineReader(TextReader input, int maxChars, int buffer
             var stop = rest.IndexOfAny('\r', '\n');
             var text = stop < 0 ? rest : rest[..stop];
             length += text.Length;
+            blank = blank && text.IsWhiteSpace();
             if (length <= maxChars)
             {
                 _line.Append(text);
@@ -71,10 +74,11 @@ public sealed class BoundedLineReader(TextReader input, int maxChars, int buffer
                     }
                 }
 
-                return Line(length);
+                return Line(length, blank);
             }
         }
     }
 
-    private (string? Text, bool TooLong) Line(long length) => length > maxChars ? (null, true) : (_line.ToString(), false);
+    private (string? Text, bool TooLong) Line(long length, bool blank) =>
+        length <= maxChars ? (_line.ToString(), false) : blank ? ("", false) : (null, true);
 }

@@ -153,7 +153,7 @@ public static class DatasetBuilder
             }
 
             // Past the bound the paragraph is read to its end but no longer kept.
-            paragraphTooLong |= longLine || paragraph.Length + 1 + text!.Length > MaxDocumentChars;
+            paragraphTooLong |= longLine || (paragraph.Length > 0 ? paragraph.Length + 1 : 0) + text!.Length > MaxDocumentChars;
             if (paragraphTooLong)
             {
                 paragraph.Clear();

@@ -162,7 +162,7 @@ internal static class OipJson
                 JsonValueKind.Number when parameter.Value.TryGetInt64(out var integer) => new InferParameter { Int64Param = integer },
                 JsonValueKind.Number => new InferParameter { StringParam = parameter.Value.GetRawText() },
                 JsonValueKind.String when JsonText.StringOrNull(parameter.Value) is { } text => new InferParameter { StringParam = text },
-                _ => Fail<InferParameter>(violations, $"{field}.{parameter.Name}", "must be a boolean, a number or a string"),
+                _ => Fail<InferParameter>(violations, $"{field}.{OipTensors.Clip(parameter.Name)}", "must be a boolean, a number or a string"),
             };
         }
     }

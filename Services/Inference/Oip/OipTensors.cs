@@ -137,7 +137,7 @@ internal static class OipTensors
         shape.Count <= 8 ? $"[{string.Join(", ", shape)}]" : $"[{string.Join(", ", shape.Take(8))}, ...] ({shape.Count} dimensions)";
 
     /// <summary>A caller's name as an error echoes it: at most 64 characters.</summary>
-    private static string Clip(string name) => name.Length <= 64 ? name : $"{name[..64]}...";
+    public static string Clip(string name) => name.Length <= 64 ? name : $"{name[..64]}...";
 
     /// <summary>The element count of a shape, or null when a dimension is negative or the count overflows.</summary>
     private static long? ElementCount(RepeatedField<long> shape)

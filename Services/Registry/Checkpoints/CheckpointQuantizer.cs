@@ -11,7 +11,7 @@ namespace MsSwift.Registry.Checkpoints;
 public sealed class CheckpointQuantizer(Lazy<ICheckpointStore> store) : IDisposable
 {
     /// <summary>The largest checkpoint quantized here: it is read into one <see cref="MemoryStream"/>, which holds at most this.</summary>
-    public const long MaxCheckpointBytes = int.MaxValue;
+    public static long MaxCheckpointBytes => Array.MaxLength;
 
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 

@@ -205,29 +205,47 @@ public sealed partial class JobCoordinator(
             }
         }
 
+        // A new job that cannot start fails at once, with the lock still held so no takeover can
+        // interleave; no retry would change it (its starting weights or its data refuse it), and
+        // left open it would come back on every recovery pass. A job being taken over is left to
+        // the next pass instead: its committed checkpoint may be unreadable only for a while.
+        var failedToStart = false;
+        async Task FailAsync(Exception error)
+        {
+            if (!restarting && progress is not null && CannotStart(error))
+            {
+                var reason = $"the job could not start: {error.Message}";
+                failedToStart = await progress.ApplyAsync((status, now) => JobRules.Fail(status, reason, now));
+            }
+        }
+
         JobEvaluator? evaluator;
         try
         {
-            if (!await leader.TryLeadAsync(cancellationToken, AcquiredAsync))
+            if (!await leader.TryLeadAsync(cancellationToken, AcquiredAsync, FailAsync))
             {
                 await leader.DisposeAsync();
                 return null;
             }
 
-            evaluator = await JobEvaluator.CreateAsync(data, request, spec.Config, cancellationToken);
+            try
+            {
+                evaluator = await JobEvaluator.CreateAsync(data, request, spec.Config, cancellationToken);
+            }
+            catch (Exception error)
+            {
+                await FailAsync(error);
+                throw;
+            }
         }
-        catch (Exception error) when (progress is not null && CannotStart(error))
-        {
-            // No retry would change this (the starting weights or the data refuse the job): it
-            // fails now, instead of staying open for every recovery pass to try again.
-            var reason = $"the job could not start: {error.Message}";
-            await progress.ApplyAsync((status, now) => JobRules.Fail(status, reason, now));
-            await leader.DisposeAsync();
-            throw new ServiceException(ServiceError.FailedPrecondition, $"job '{jobId}' failed: {reason}");
-        }
-        catch
+        catch (Exception error)
         {
             await leader.DisposeAsync();
+            if (failedToStart)
+            {
+                throw new ServiceException(ServiceError.FailedPrecondition, $"job '{jobId}' failed: the job could not start: {error.Message}");
+            }
+
             throw;
         }
 

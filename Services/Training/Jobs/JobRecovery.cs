@@ -24,21 +24,22 @@ internal sealed partial class JobRecovery(JobStore store, JobCoordinator coordin
                     {
                         await coordinator.RecoverAsync(jobId, stoppingToken);
                     }
-                    catch (Exception error) when (error is not OperationCanceledException)
+                    catch (Exception error) when (!stoppingToken.IsCancellationRequested)
                     {
                         LogJobFailed(logger, jobId, error.Message);
                     }
                 }
             }
-            catch (Exception error) when (error is not OperationCanceledException)
+            catch (Exception error) when (!stoppingToken.IsCancellationRequested)
             {
+                // A timeout inside a pass (a slow store) is a failed pass, not the host stopping.
                 LogFailed(logger, error.Message);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Taking over job {JobId} failed; retrying on the next pass: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Taking over job {JobId} failed: {Reason}")]
     private static partial void LogJobFailed(ILogger logger, string jobId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job recovery pass failed; retrying: {Reason}")]

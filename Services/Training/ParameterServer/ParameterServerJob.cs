@@ -270,15 +270,6 @@ public sealed class ParameterServerJob : IDisposable
                 throw new ServiceException(ServiceError.InvalidArgument, $"the gradient has {gradient.Length} elements; the model has {_parameters.Length}");
             }
 
-            // NaN and infinities propagate into the sum (an overflow of finite values would need a gradient that is garbage anyway).
-            if (!double.IsFinite(loss) || !float.IsFinite(TensorPrimitives.Sum(gradient)))
-            {
-                var overflow = Settings.Format == WireFormat.Fp16 ? "; or the gradient overflowed the fp16 wire (largest 65504): use bf16" : "";
-                var reason = $"training diverged at step {step}: the gradient from {workerId} is not finite (loss {loss}); lower the learning rate{overflow}";
-                Diverged?.Invoke(reason);
-                throw new ServiceException(ServiceError.FailedPrecondition, reason);
-            }
-
             if (Settings.TokensPerShard > 0 && tokens != Settings.TokensPerShard * shards.Count)
             {
                 throw new ServiceException(ServiceError.InvalidArgument,
@@ -290,6 +281,15 @@ public sealed class ParameterServerJob : IDisposable
             if (_assignment is null || refusal is not null)
             {
                 throw new ServiceException(ServiceError.FailedPrecondition, $"{refusal}: pull the parameters and compute what they assign");
+            }
+
+            // NaN and infinities propagate into the sum (an overflow of finite values would need a gradient that is garbage anyway).
+            if (!double.IsFinite(loss) || !float.IsFinite(TensorPrimitives.Sum(gradient)))
+            {
+                var overflow = Settings.Format == WireFormat.Fp16 ? "; or the gradient overflowed the fp16 wire (largest 65504): use bf16" : "";
+                var reason = $"training diverged at step {step}: the gradient from {workerId} is not finite (loss {loss}); lower the learning rate{overflow}";
+                Diverged?.Invoke(reason);
+                throw new ServiceException(ServiceError.FailedPrecondition, reason);
             }
 
             Renew(workerId);

@@ -60,7 +60,10 @@ public sealed partial class ParameterServerLeader(
     /// Tries to become the job's parameter server; false when another instance leads it.
     /// <paramref name="acquired"/> runs once the lock is held, before the checkpoint is loaded.
     /// </summary>
-    public async Task<bool> TryLeadAsync(CancellationToken cancellationToken, Func<Task>? acquired = null)
+    /// <param name="cancellationToken">Stops loading the parameters.</param>
+    /// <param name="acquired">Runs once the lock is held, before the parameters load.</param>
+    /// <param name="failed">Runs, while the lock is still held, when loading the parameters failed; then the lock is released and the error rethrown.</param>
+    public async Task<bool> TryLeadAsync(CancellationToken cancellationToken, Func<Task>? acquired = null, Func<Exception, Task>? failed = null)
     {
         _lease = await locks.TryAcquireAsync(LockName, LeaseTime);
         if (_lease is null)
@@ -80,9 +83,20 @@ public sealed partial class ParameterServerLeader(
             _committedVersion = committed?.Version ?? -1;
             _job = committed is null ? await FreshAsync(cancellationToken) : await ResumeAsync(committed, cancellationToken);
         }
-        catch
+        catch (Exception error)
         {
-            await StepDownAsync();
+            try
+            {
+                if (failed is not null)
+                {
+                    await failed(error);
+                }
+            }
+            finally
+            {
+                await StepDownAsync();
+            }
+
             throw;
         }
 

@@ -25,7 +25,8 @@ internal sealed partial class WorkerLoop(
     ILogger<WorkerLoop> logger) : BackgroundService
 {
     private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(3);
-    private readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..^24];
+    // The host name only as far as the parameter server's id rule allows (letters, digits, '.', '_', '-'; 128 at most).
+    private readonly string _workerId = $"w-{HostNameChars().Replace(Environment.MachineName, "-")[..Math.Min(64, Environment.MachineName.Length)]}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..^24];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -242,4 +243,7 @@ internal sealed partial class WorkerLoop(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Worker loop failed; retrying: {Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);
+
+    [System.Text.RegularExpressions.GeneratedRegex("[^A-Za-z0-9._-]")]
+    private static partial System.Text.RegularExpressions.Regex HostNameChars();
 }
