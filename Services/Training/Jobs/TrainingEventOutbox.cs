@@ -20,7 +20,9 @@ public sealed partial class TrainingEventOutbox(
 {
     private const int BatchSize = 100;
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan DrainLease = TimeSpan.FromSeconds(30);
+    // Short, and extended after every batch: a coordinator killed mid-drain holds the other
+    // coordinators' events back until its lease lapses (at 30 s a takeover's events came late).
+    private static readonly TimeSpan DrainLease = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _committed = new(0, 1);
 
     /// <summary>Says an event was committed here: drain now rather than at the next sweep.</summary>
