@@ -130,7 +130,8 @@ internal static class OpenAiEndpoints
     /// <summary>
     /// Server-sent events: one <c>data:</c> line per text piece, one with the finish reason, an
     /// optional usage event, then <c>data: [DONE]</c>. Errors found before the first piece are
-    /// answered as plain JSON errors with the right status.
+    /// answered as plain JSON errors with the right status; one after it (the engine failed, the
+    /// version was taken away) as a last event <c>data: {"error": {...}}</c>, without <c>[DONE]</c>.
     /// </summary>
     private static async Task<IResult> StreamAsync(
         HttpContext http, PredictExecutor executor, PredictRequest request, string inputParam, string operation, JsonSerializerOptions json,
@@ -150,7 +151,18 @@ internal static class OpenAiEndpoints
         var response = http.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
-        var model = request.Model;
+        await WriteEventsAsync(response, events, more, request.Model, inputParam, json, payload, usageEvent);
+        return Results.Empty;
+    }
+
+    /// <summary>
+    /// The events of a stream from <paramref name="events"/>' current one (<paramref name="more"/>:
+    /// whether it has one), then [DONE]; or, when the stream fails, an error event in its place.
+    /// </summary>
+    internal static async Task WriteEventsAsync(
+        HttpResponse response, IAsyncEnumerator<PredictStreamEvent> events, bool more, string model, string inputParam, JsonSerializerOptions json,
+        Func<string?, string?, string, CompletionUsage?, object> payload, bool usageEvent)
+    {
         while (more)
         {
             if (events.Current.Result is { } result)
@@ -167,11 +179,18 @@ internal static class OpenAiEndpoints
                 await WriteEventAsync(response, payload(events.Current.Text, null, model, null), json);
             }
 
-            more = await events.MoveNextAsync();
+            try
+            {
+                more = await events.MoveNextAsync();
+            }
+            catch (PredictException error)
+            {
+                await WriteEventAsync(response, OpenAiErrors.StreamEvent(error, inputParam), json);
+                return;
+            }
         }
 
-        await response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
-        return Results.Empty;
+        await response.WriteAsync("data: [DONE]\n\n", response.HttpContext.RequestAborted);
     }
 
     private static async Task WriteEventAsync(HttpResponse response, object payload, JsonSerializerOptions json)
