@@ -104,6 +104,7 @@ public sealed class OipRestTests(InferenceServerFixture fixture)
         { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["hi"]}],"\udc00":0}""", HttpStatusCode.BadRequest, "body" },
         { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["hi"]}],"parameters":{"\ud800":1}}""", HttpStatusCode.BadRequest, "body" },
         { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["hi"],"\ud800x":1}]}""", HttpStatusCode.BadRequest, "body" },
+        { "tiny", """{"inputs":[{"name":"text_input","shape":[2],"datatype":"BYTES","data":["a","b","c","d"]}]}""", HttpStatusCode.BadRequest, "holds more elements than its shape's 2" },
         // Errors stay small whatever the request repeats.
         { "tiny", """{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["a"]}],"outputs":[{"name":"x"},{"name":"y"},{"name":"z"}]}""", HttpStatusCode.BadRequest, "unknown output 'x' (and 2 more unknown outputs)" },
         { "tiny", """{"inputs":[{"name":"text_input","shape":[-1,0,0,0,0,0,0,0,0,0],"datatype":"BYTES","data":["a"]}]}""", HttpStatusCode.BadRequest, "[-1, 0, 0, 0, 0, 0, 0, 0, ...] (10 dimensions)" },

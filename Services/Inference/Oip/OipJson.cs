@@ -120,26 +120,33 @@ internal static class OipJson
             Fail(violations, $"{field}.data", "is required");
         }
 
-        // Only BYTES data is read; any other datatype is refused by name when the tensors are mapped.
-        if (tensor.Datatype == OipTensors.Bytes)
+        // Only BYTES data is read, and only as many elements as the shape holds (a body of ten
+        // million empty strings is refused at the first one too many, not after building them);
+        // any other datatype, and an invalid shape, are refused by name when the tensors are mapped.
+        if (tensor.Datatype == OipTensors.Bytes && OipTensors.ElementCount(tensor.Shape) is { } count)
         {
             tensor.Contents = new InferTensorContents();
-            AddBytes(data, $"{field}.data", tensor.Contents.BytesContents, violations);
+            AddBytes(data, $"{field}.data", count, tensor.Contents.BytesContents, violations);
         }
 
         return tensor;
     }
 
-    private static void AddBytes(JsonElement data, string field, RepeatedField<ByteString> elements, BadRequest violations)
+    private static void AddBytes(JsonElement data, string field, long count, RepeatedField<ByteString> elements, BadRequest violations)
     {
         if (data.ValueKind == JsonValueKind.Array)
         {
             foreach (var element in data.EnumerateArray())
             {
-                AddBytes(element, field, elements, violations);
+                AddBytes(element, field, count, elements, violations);
             }
 
             return;
+        }
+
+        if (elements.Count == count)
+        {
+            Fail(violations, field, $"holds more elements than its shape's {count}");
         }
 
         elements.Add(data.ValueKind == JsonValueKind.String && JsonText.StringOrNull(data) is { } text

@@ -140,7 +140,7 @@ internal static class OipTensors
     public static string Clip(string name) => name.Length <= 64 ? name : $"{name[..64]}...";
 
     /// <summary>The element count of a shape, or null when a dimension is negative or the count overflows.</summary>
-    private static long? ElementCount(RepeatedField<long> shape)
+    public static long? ElementCount(RepeatedField<long> shape)
     {
         if (shape.Count == 0 || shape.Any(dimension => dimension < 0))
         {
