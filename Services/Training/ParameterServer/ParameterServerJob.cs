@@ -240,11 +240,8 @@ public sealed class ParameterServerJob : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             RequireStepsLeft();
+            RequireCurrentStep(step);
             RequireMember(workerId);
-            if (step != Version)
-            {
-                throw new ServiceException(ServiceError.FailedPrecondition, $"gradient for step {step}, but the job is at step {Version}: pull the parameters and compute again");
-            }
         }
     }
 
@@ -259,10 +256,7 @@ public sealed class ParameterServerJob : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             RequireStepsLeft();
-            if (step != Version)
-            {
-                throw new ServiceException(ServiceError.FailedPrecondition, $"gradient for step {step}, but the job is at step {Version}: pull the parameters and compute again");
-            }
+            RequireCurrentStep(step);
 
             RequireMember(workerId);
             if (gradient.Length != _parameters.Length)
@@ -456,6 +450,14 @@ public sealed class ParameterServerJob : IDisposable
         if (Version >= _totalSteps)
         {
             throw new ServiceException(ServiceError.FailedPrecondition, $"job '{JobId}' has run all its {_totalSteps} steps; there is nothing more to compute");
+        }
+    }
+
+    private void RequireCurrentStep(long step)
+    {
+        if (step != Version)
+        {
+            throw new ServiceException(ServiceError.FailedPrecondition, $"gradient for step {step}, but the job is at step {Version}: pull the parameters and compute again");
         }
     }
 
