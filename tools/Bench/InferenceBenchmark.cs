@@ -63,9 +63,9 @@ internal static class InferenceBenchmark
             Console.WriteLine($"| request-level, static (every row computed until the batch's longest ends) | {mixed["static"].TokensPerSecond:F0} | {continuous / mixed["static"].TokensPerSecond:F2}x |");
             Console.WriteLine($"| request-level, early exit (finished rows leave; nobody joins) | {mixed["early-exit"].TokensPerSecond:F0} | {continuous / mixed["early-exit"].TokensPerSecond:F2}x |");
             Console.WriteLine($"| continuous (sequences join and leave between steps) | {continuous:F0} | |");
-            // For the continuous case P50 and P99 carry its engine's average step (prefills included) and rows per step.
+            // For the continuous case P50 and P99 carry its engine's average step (prefills included) and rows per step, GapP50 and GapP99 its prefills' share and the step alone.
             Console.WriteLine();
-            Console.WriteLine(FormattableString.Invariant($"continuous: {mixed["continuous"].P50:F2} ms per decode step (prefills included), {mixed["continuous"].P99:F1} rows per step"));
+            Console.WriteLine(FormattableString.Invariant($"continuous: {mixed["continuous"].P50:F2} ms per decode step (prefills included), {mixed["continuous"].P99:F1} rows per step; prefills {mixed["continuous"].GapP50:P0} of the run, a decode step alone {mixed["continuous"].GapP99:F2} ms"));
         }
 
         if (parts.Contains("prefix"))
@@ -172,7 +172,8 @@ internal static class InferenceBenchmark
     /// <paramref name="clients"/> callers, each sending its next request when the previous one is
     /// answered, until <paramref name="requests"/> were sent or <paramref name="duration"/> passed.
     /// With <paramref name="reportSteps"/>, the engine's average decode step (ms, prefills
-    /// included) and rows per step take the latencies' places.
+    /// included) and rows per step take the latencies' places, and the share of the run's time
+    /// spent in prefills and the decode step alone (ms) the gaps'.
     /// </summary>
     private static Task<Measurement> MeasureAsync(GptModel model, ITokenizer tokenizer, int maxBatch, int clients, int requests, TimeSpan? duration, Func<int, int> newTokens, bool reportSteps = false) =>
         MeasureAsync(model, tokenizer, new BatcherOptions { MaxBatchSize = maxBatch, MaxQueueSize = 4096, Adaptive = false }, clients, requests, duration, newTokens, reportSteps);
@@ -181,7 +182,7 @@ internal static class InferenceBenchmark
     {
         await using var batcher = new ContinuousBatcher(model, tokenizer, options);
         await WarmUpAsync(batcher, options.MaxBatchSize);
-        var (warmSteps, warmTokens) = (batcher.DecodeSteps, batcher.DecodedTokens);
+        var (warmSteps, warmTokens, warmPrefill, warmDecode) = (batcher.DecodeSteps, batcher.DecodedTokens, batcher.PrefillTime, batcher.DecodeTime);
         var gaps = new List<double>();
         var next = -1;
         var latencies = new List<double>();
@@ -214,7 +215,9 @@ internal static class InferenceBenchmark
         if (reportSteps)
         {
             var steps = batcher.DecodeSteps - warmSteps;
-            return new Measurement(latencies.Count / seconds, tokens / seconds, seconds * 1000 / steps, (batcher.DecodedTokens - warmTokens) / (double)steps);
+            var (prefill, decode) = (batcher.PrefillTime - warmPrefill, batcher.DecodeTime - warmDecode);
+            return new Measurement(latencies.Count / seconds, tokens / seconds, seconds * 1000 / steps, (batcher.DecodedTokens - warmTokens) / (double)steps,
+                prefill.TotalSeconds / seconds, decode.TotalMilliseconds / steps);
         }
 
         return new Measurement(latencies.Count / seconds, tokens / seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), Percentile(gaps, 0.50), Percentile(gaps, 0.99));

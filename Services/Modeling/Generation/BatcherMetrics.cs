@@ -41,6 +41,14 @@ public sealed class BatcherMetrics(Meter meter)
     internal Counter<long> Inferences { get; } = meter.CreateCounter<long>(
         "msswift.inference.inferences", "{inference}", "Sequences advanced by those executions; inferences / executions is the average batch size");
 
+    internal Counter<double> EngineTime { get; } = meter.CreateCounter<double>(
+        "msswift.inference.engine.time", "s", "Time the engine spent computing, by phase (msswift.phase: prefill or decode); its rate is the engine's busy share");
+
+    /// <summary>The <c>msswift.phase</c> tag of <see cref="EngineTime"/>.</summary>
+    internal static readonly KeyValuePair<string, object?> PrefillPhase = new("msswift.phase", "prefill");
+
+    internal static readonly KeyValuePair<string, object?> DecodePhase = new("msswift.phase", "decode");
+
     internal UpDownCounter<long> Pending { get; } = meter.CreateUpDownCounter<long>(
         "msswift.inference.requests.pending", "{request}", "Requests queued or generating");
 

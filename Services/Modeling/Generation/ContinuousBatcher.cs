@@ -43,6 +43,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     private long _queuedAtSum;
     private SchedulerState _state = SchedulerState.Idle;
     private long _prefillPositions;
+    private long _prefillTicks;
+    private long _decodeTicks;
     private long _prefixCacheQueries;
     private long _prefixCacheHits;
     private PrefixCache? _prefixes; // the engine thread's, like the slot cache
@@ -88,6 +90,14 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     public int BatchLimit => _options.Adaptive ? _scheduler.BatchLimit : _options.MaxBatchSize;
     /// <summary>Prompt positions prefills computed (padding not counted); a prefix-cache hit is not computed.</summary>
     public long PrefillPositions => Interlocked.Read(ref _prefillPositions);
+
+    /// <summary>
+    /// The engine's time in prefills (admissions: prefix lookup, forward, slot copies, storing
+    /// prefixes) and in decode steps: where its time goes, and with <see cref="DecodeSteps"/> what a step costs.
+    /// </summary>
+    public TimeSpan PrefillTime => TimeSpan.FromTicks(Interlocked.Read(ref _prefillTicks));
+
+    public TimeSpan DecodeTime => TimeSpan.FromTicks(Interlocked.Read(ref _decodeTicks));
 
     /// <summary>Prompt tokens looked up in the prefix cache, and those found there (vLLM's prefix_cache_queries / _hits).</summary>
     public long PrefixCacheQueries => Interlocked.Read(ref _prefixCacheQueries);
@@ -176,7 +186,9 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                     var (rows, positions) = (cache.ActiveRows, Measure(cache, slots));
                     var started = TimeProvider.System.GetTimestamp();
                     DecodeStep(cache, slots, handles);
-                    _scheduler.ObserveDecode(rows, positions, TimeProvider.System.GetElapsedTime(started));
+                    var elapsed = TimeProvider.System.GetElapsedTime(started);
+                    _scheduler.ObserveDecode(rows, positions, elapsed);
+                    CountEngineTime(ref _decodeTicks, elapsed, BatcherMetrics.DecodePhase);
                     Measure(cache, slots);
                 }
             }
@@ -270,7 +282,9 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             var started = TimeProvider.System.GetTimestamp();
             Prefill(cache, slots, handles, admitted);
-            _scheduler.ObservePrefill(admitted.Count, admitted.Count * (long)admitted.Max(handle => handle.Request.Prompt.Count), TimeProvider.System.GetElapsedTime(started));
+            var elapsed = TimeProvider.System.GetElapsedTime(started);
+            _scheduler.ObservePrefill(admitted.Count, admitted.Count * (long)admitted.Max(handle => handle.Request.Prompt.Count), elapsed);
+            CountEngineTime(ref _prefillTicks, elapsed, BatcherMetrics.PrefillPhase);
         }
         catch (Exception error)
         {
@@ -390,6 +404,17 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         finally
         {
             computed.ForEach(entry => entry.Cache.Dispose());
+        }
+    }
+
+    private void CountEngineTime(ref long ticks, TimeSpan elapsed, KeyValuePair<string, object?> phase)
+    {
+        Interlocked.Add(ref ticks, elapsed.Ticks);
+        if (_metrics is not null)
+        {
+            var tags = _tags;
+            tags.Add(phase);
+            _metrics.EngineTime.Add(elapsed.TotalSeconds, tags);
         }
     }
 
