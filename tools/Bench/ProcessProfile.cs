@@ -9,7 +9,7 @@ namespace MsSwift.Bench;
 /// process's own CPU time from /proc, so CPU and allocation can be put per request. The tools are
 /// .NET global tools installed by eng/profile-gateway.sh; they must be on PATH.
 /// </summary>
-internal static class ProcessProfile
+internal static partial class ProcessProfile
 {
     // Thread samples (the profile), plus the runtime's keywords for method names, stacks and GC at the
     // verbose level, which adds GC/AllocationTick (an allocation sample about every 100 KB).
@@ -18,7 +18,8 @@ internal static class ProcessProfile
     private static readonly long ClockTicksPerSecond = 100; // USER_HZ on Linux
 
     /// <summary>CPU time the process used while the load ran, per request, and the recording's files.</summary>
-    public sealed record Recording(string Name, double CpuMillisecondsPerRequest, double AllocatedBytesPerRequest, double RequestsPerSecond, string TracePath, string CountersPath);
+    public sealed record Recording(string Name, double CpuMillisecondsPerRequest, double AllocatedBytesPerRequest, double RequestsPerSecond, string TracePath, string CountersPath,
+        IReadOnlyList<(string Threads, double CpuMillisecondsPerRequest)> ThreadCpu);
 
     /// <param name="name">File name stem under <paramref name="directory"/>.</param>
     /// <param name="processId">The process to record.</param>
@@ -40,15 +41,21 @@ internal static class ProcessProfile
         await Task.Delay(Attach);
 
         var cpuBefore = CpuTicks(processId);
+        var threadsBefore = ThreadTicks(processId);
         var started = Stopwatch.GetTimestamp();
         var requests = await load();
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpu = TimeSpan.FromSeconds((CpuTicks(processId) - cpuBefore) / (double)ClockTicksPerSecond);
+        var threadCpu = ThreadTicks(processId)
+            .Select(pair => (Threads: pair.Key, Ms: (pair.Value - threadsBefore.GetValueOrDefault(pair.Key)) * 1000.0 / ClockTicksPerSecond / requests))
+            .Where(entry => entry.Ms > 0)
+            .OrderByDescending(entry => entry.Ms)
+            .ToList();
 
         await WaitAsync(tracer);
         await WaitAsync(counter);
         var allocated = AllocatedBytes(counters);
-        return new Recording(name, cpu.TotalMilliseconds / requests, allocated / requests, requests / elapsed.TotalSeconds, trace, counters);
+        return new Recording(name, cpu.TotalMilliseconds / requests, allocated / requests, requests / elapsed.TotalSeconds, trace, counters, threadCpu);
     }
 
     private static Process Start(string tool, IEnumerable<string> arguments)
@@ -91,9 +98,42 @@ internal static class ProcessProfile
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// utime + stime of every thread, summed by thread name with its digits dropped (".NET TP Worker",
+    /// "rdk:broker#"): native threads, such as librdkafka's, that a managed profiler never samples.
+    /// A thread that ended during the load is missed; the load keeps the same threads busy throughout.
+    /// </summary>
+    private static Dictionary<string, long> ThreadTicks(int processId)
+    {
+        var ticks = new Dictionary<string, long>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{processId}/task"))
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(task, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // the thread ended between listing and reading
+            }
+
+            var open = stat.IndexOf('(', StringComparison.Ordinal);
+            var close = stat.LastIndexOf(')');
+            var name = Digits().Replace(stat[(open + 1)..close], "#");
+            var fields = stat[(close + 2)..].Split(' ');
+            ticks[name] = ticks.GetValueOrDefault(name) + long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        }
+
+        return ticks;
+    }
+
     /// <summary>The sum of the per-interval increments of the runtime's allocated-bytes counter over the recording.</summary>
     private static double AllocatedBytes(string csv) => File.ReadLines(csv)
         .Select(line => line.Split(','))
         .Where(fields => fields.Length >= 5 && fields[2].StartsWith("dotnet.gc.heap.total_allocated", StringComparison.Ordinal))
         .Sum(fields => double.Parse(fields[^1], CultureInfo.InvariantCulture));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\d+")]
+    private static partial System.Text.RegularExpressions.Regex Digits();
 }
