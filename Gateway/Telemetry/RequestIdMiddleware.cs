@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MsSwift.ServiceDefaults;
 
 namespace MsSwift.Gateway.Telemetry;
 
@@ -19,7 +20,7 @@ internal static class RequestIdMiddleware
         {
             // Never the trace id: every request under one parent span would share it, and the
             // asynchronous path answers an id once.
-            requestId = Guid.NewGuid().ToString("N");
+            requestId = RandomIds.New();
             context.Request.Headers[Header] = requestId;
         }
 

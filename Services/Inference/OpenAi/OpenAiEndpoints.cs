@@ -4,6 +4,7 @@ using MsSwift.Contracts;
 using MsSwift.Contracts.V1;
 using MsSwift.Inference.Models;
 using MsSwift.Inference.Serving;
+using MsSwift.ServiceDefaults;
 
 namespace MsSwift.Inference.OpenAi;
 
@@ -57,7 +58,7 @@ internal static class OpenAiEndpoints
         }
 
         var request = Build(body.Model, prompt, body.MaxTokens ?? DefaultCompletionTokens, body.Temperature, body.TopP, body.TopK, stops, body.Seed);
-        var id = $"cmpl-{Guid.NewGuid():N}";
+        var id = $"cmpl-{RandomIds.New()}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (body.Stream == true)
         {
@@ -98,7 +99,7 @@ internal static class OpenAiEndpoints
 
         var maxTokens = body.MaxCompletionTokens ?? body.MaxTokens ?? DefaultChatTokens;
         var request = Build(body.Model, prompt!, maxTokens, body.Temperature, body.TopP, body.TopK, stops, body.Seed);
-        var id = $"chatcmpl-{Guid.NewGuid():N}";
+        var id = $"chatcmpl-{RandomIds.New()}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (body.Stream == true)
         {

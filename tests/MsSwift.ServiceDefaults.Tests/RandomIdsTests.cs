@@ -1,0 +1,15 @@
+namespace MsSwift.ServiceDefaults.Tests;
+
+public sealed class RandomIdsTests
+{
+    [Fact]
+    public void Ids_are_32_lowercase_hex_digits_and_never_repeat()
+    {
+        var ids = Enumerable.Range(0, 10_000).Select(_ => RandomIds.New()).ToList();
+
+        Assert.All(ids, id => Assert.Matches("^[0-9a-f]{32}$", id));
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        // 128 random bits: every hex digit shows up in every position across 10000 ids.
+        Assert.All(Enumerable.Range(0, 32), position => Assert.Equal(16, ids.Select(id => id[position]).Distinct().Count()));
+    }
+}
