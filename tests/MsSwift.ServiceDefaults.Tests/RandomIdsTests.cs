@@ -5,7 +5,10 @@ public sealed class RandomIdsTests
     [Fact]
     public void Ids_are_32_lowercase_hex_digits_and_never_repeat()
     {
-        var ids = Enumerable.Range(0, 10_000).Select(_ => RandomIds.New()).ToList();
+        // Several threads, each past its first buffer of 256 ids.
+        var ids = Enumerable.Range(0, 4).AsParallel().WithDegreeOfParallelism(4)
+            .SelectMany(_ => Enumerable.Range(0, 2_500).Select(_ => RandomIds.New()).ToList())
+            .ToList();
 
         Assert.All(ids, id => Assert.Matches("^[0-9a-f]{32}$", id));
         Assert.Equal(ids.Count, ids.Distinct().Count());

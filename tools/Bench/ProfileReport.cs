@@ -52,7 +52,8 @@ internal static class ProfileReport
     // in native waits (epoll, a pipe read, librdkafka's poll, the console logger's queue, an idle worker).
     private static readonly string[] IdleLeaves =
     [
-        "System.Net.Sockets.SocketAsyncEngine.EventLoop", "Interop+Sys.Read", "Confluent.Kafka.Impl.Librdkafka.poll", "Confluent.Kafka.Impl.SafeKafkaHandle.Poll",
+        "System.Net.Sockets.SocketAsyncEngine.EventLoop", "Interop+Sys.Read", "Confluent.Kafka.Impl.Librdkafka.poll", "Confluent.Kafka.Impl.Librdkafka.queue_poll",
+        "Confluent.Kafka.Impl.SafeKafkaHandle.Poll",
         "Microsoft.Extensions.Logging.Console.ConsoleLoggerProcessor.TryDequeue", "System.Threading.PortableThreadPool+WorkerThread.WorkerThreadStart",
         "System.Threading.Thread.StartCallback", "System.Threading.Tasks.Task.Wait",
     ];
