@@ -98,6 +98,13 @@ internal static partial class ProcessProfile
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 
+    /// <summary>CPU time (user and system) the process's threads named <paramref name="threads"/> (digits as '#') have used so far.</summary>
+    public static TimeSpan ThreadCpuTime(int processId, string threads) =>
+        TimeSpan.FromSeconds(ThreadTicks(processId).GetValueOrDefault(threads) / (double)ClockTicksPerSecond);
+
+    /// <summary>The runtime's tiered-compilation worker, as /proc names it (15 characters).</summary>
+    public const string TieredCompilationThreads = ".NET Tiered Com";
+
     /// <summary>
     /// utime + stime of every thread, summed by thread name with its digits dropped (".NET TP Worker",
     /// "rdk:broker#"): native threads, such as librdkafka's, that a managed profiler never samples.

@@ -6,7 +6,7 @@ using MsSwift.Bench;
 //   inference [--threads N] [--parts uniform,mixed,prefix]  batching on vs off, continuous vs request-level, prefix cache cold vs warm
 //   scheduler [--threads N] [--rounds N (5)]             the adaptive scheduler vs every fixed batch size at 1, 8, 64 clients
 //   attention-groups [--threads N] [--rounds N (9)]      a mixed-length decode step at several prices per attention group
-//   gateway [--requests N] [--rate N] [--profile DIR]    the same gRPC load direct, through bare YARP and through the gateway (h2load);
+//   gateway [--seconds N] [--rate N] [--profile DIR]     the same gRPC load direct, through bare YARP and through the gateway (h2load);
 //                                                        --profile: also record each proxy with dotnet-trace/dotnet-counters (eng/profile-gateway.sh);
 //                                                        --profile-only: only that recording, no measured runs
 //   profile-report FILE.nettrace                         where a recorded proxy's CPU and allocations go
@@ -29,7 +29,7 @@ return command switch
     "scheduler" => await SchedulerBenchmark.RunAsync(Option("--threads", 2), Option("--rounds", 5)),
     "attention-groups" => AttentionGroupBenchmark.Run(Option("--threads", 2), Option("--rounds", 9)),
     "inference-case" => await InferenceBenchmark.RunCaseAsync(args.ElementAtOrDefault(1) ?? "", Option("--threads", 2)),
-    "gateway" => await GatewayBenchmark.RunAsync(Option("--requests", 5000), Option("--rate", 200), Text("--profile", ""), args.Contains("--profile-only")),
+    "gateway" => await GatewayBenchmark.RunAsync(Option("--seconds", 2), Option("--rate", 200), Text("--profile", ""), args.Contains("--profile-only")),
     "profile-report" when args.Length > 1 => Report(args[1]),
     "replicas" => await ReplicaBenchmark.RunAsync(Option("--requests", 3000), Option("--tokens", 16)),
     "training" => await TrainingBenchmark.RunAsync(Option("--threads", 2), Option("--steps", 10)),
@@ -46,6 +46,6 @@ static int Report(string trace)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench attention-groups [--threads N] [--rounds N] | bench gateway [--requests N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench replicas [--requests N] [--tokens N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] [--workers 1,2,4] [--rounds N] | bench data [--gib N] [--calls N]");
+    Console.Error.WriteLine("usage: bench model [--threads N] [--repeats N] [--python PATH] | bench int8 [--threads N] [--repeats N] [--python PATH] | bench inference [--threads N] [--parts uniform,mixed,prefix] | bench scheduler [--threads N] [--rounds N] | bench attention-groups [--threads N] [--rounds N] | bench gateway [--seconds N] [--rate N] [--profile DIR [--profile-only]] | bench profile-report FILE.nettrace | bench replicas [--requests N] [--tokens N] | bench training [--threads N] [--steps N] | bench training-cluster [--threads N] [--steps N] [--warmup N] [--corpus PATH] [--workers 1,2,4] [--rounds N] | bench data [--gib N] [--calls N]");
     return 2;
 }
