@@ -25,7 +25,8 @@ internal static class RequestIdMiddleware
         }
 
         context.Response.Headers[Header] = requestId;
-        Activity.Current?.SetTag("msswift.request_id", requestId);
+        // AddTag, not SetTag: set once, so no search of the span's tags for an earlier value.
+        Activity.Current?.AddTag("msswift.request_id", requestId);
         return next(context);
     });
 

@@ -8,12 +8,12 @@ using MsSwift.Testing.Services;
 
 namespace MsSwift.Gateway.Tests;
 
-/// <summary>What a forwarded request carries to the backend: the caller's trace under the gateway's own span.</summary>
+/// <summary>What a forwarded request carries to the backend: the caller's trace under the gateway's own span, the caller's name, no key, no X-Forwarded-*.</summary>
 [Collection(GatewayClusterGroup.Name)]
 public sealed class TraceContextTests(GatewayCluster cluster)
 {
     [Fact]
-    public async Task A_forwarded_request_continues_the_callers_trace_under_the_gateways_span_and_carries_no_key()
+    public async Task A_forwarded_request_continues_the_callers_trace_under_the_gateways_span_and_carries_no_key_and_no_forwarded_headers()
     {
         // A second gateway whose data service is a recorder of the requests it receives.
         using var backend = new RecordingBackend();
@@ -38,6 +38,7 @@ public sealed class TraceContextTests(GatewayCluster cluster)
         Assert.Null(received["authorization"]);
         Assert.Equal(GatewayCluster.AdminKey.Name, received["x-msswift-caller"]);
         Assert.Equal(response.Headers.GetValues("x-request-id").Single(), received["x-request-id"]);
+        Assert.DoesNotContain(received.AllKeys, name => name!.StartsWith("x-forwarded-", StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>An HTTP server on a free loopback port that answers 200 to everything and keeps each request's headers.</summary>
