@@ -163,6 +163,7 @@ internal static partial class GatewayBenchmark
         // CPU per request of every process at saturation, by path: what a path costs the backend as well as the proxy.
         var processes = targets.Select(target => target.ProcessId).ToArray();
         var cpu = targets.SelectMany(target => processes.Select((_, process) => (target.Name, process))).ToDictionary(key => key, _ => new List<double>());
+        var utilization = targets.ToDictionary(target => target.Name, _ => new List<double>());
         var saturation = new List<Dictionary<string, double>>();
         for (var round = 0; round < SaturationRounds; round++)
         {
@@ -170,10 +171,13 @@ internal static partial class GatewayBenchmark
             foreach (var (name, address) in InOrder(round))
             {
                 var cpuBefore = processes.Select(ProcessProfile.CpuTime).ToArray();
+                var machineBefore = ProcessProfile.MachineCpuTicks();
                 // A fixed time, not a fixed count: 5000 requests lasted 0.6 s, and one slow tenth of a second moved a round's ratio by 0.1.
                 var output = await H2LoadAsync(address, body, ["-D", saturationSeconds.ToString(CultureInfo.InvariantCulture), "-c", "16"]);
                 throughput[name] = RequestsPerSecond(output);
                 var done = RequestsDone(output);
+                var machineAfter = ProcessProfile.MachineCpuTicks();
+                utilization[name].Add((machineAfter.Busy - machineBefore.Busy) / (double)(machineAfter.Total - machineBefore.Total));
                 for (var process = 0; process < processes.Length; process++)
                 {
                     cpu[(name, process)].Add((ProcessProfile.CpuTime(processes[process]) - cpuBefore[process]).TotalMilliseconds / done);
@@ -186,7 +190,7 @@ internal static partial class GatewayBenchmark
         foreach (var (name, _, _) in targets)
         {
             Console.Error.WriteLine(FormattableString.Invariant(
-                $"CPU per request at saturation, {name}: {string.Join(", ", targets.Select((target, process) => $"{target.Name} process {Median(cpu[(name, process)]):F3} ms"))}"));
+                $"CPU per request at saturation, {name}: {string.Join(", ", targets.Select((target, process) => $"{target.Name} process {Median(cpu[(name, process)]):F3} ms"))}; the machine's CPU {Median(utilization[name]):P0} busy"));
         }
 
         var rounds = new List<Dictionary<string, (double P50, double P99)>>();

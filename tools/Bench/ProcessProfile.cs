@@ -102,6 +102,16 @@ internal static partial class ProcessProfile
     public static TimeSpan ThreadCpuTime(int processId, string threads) =>
         TimeSpan.FromSeconds(ThreadTicks(processId).GetValueOrDefault(threads) / (double)ClockTicksPerSecond);
 
+    /// <summary>The machine's busy and total CPU time so far (/proc/stat's first line, clock ticks): busy / total over a window is its utilization.</summary>
+    public static (long Busy, long Total) MachineCpuTicks()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]
+            .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
+        var idle = fields[3] + fields[4]; // idle, iowait
+        var total = fields.Take(8).Sum(); // user nice system idle iowait irq softirq steal
+        return (total - idle, total);
+    }
+
     /// <summary>The runtime's tiered-compilation worker, as /proc names it (15 characters).</summary>
     public const string TieredCompilationThreads = ".NET Tiered Com";
 
