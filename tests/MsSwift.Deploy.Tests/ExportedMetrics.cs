@@ -83,6 +83,7 @@ public static partial class ExportedMetrics
             switch (instrument)
             {
                 case Counter<long> counter: counter.Add(1); break;
+                case Counter<double> seconds: seconds.Add(0.01); break;
                 case UpDownCounter<long> upDown: upDown.Add(1); break;
                 case Histogram<double> histogram: histogram.Record(0.01); break;
                 case Gauge<double> gauge: gauge.Record(1); break;
