@@ -87,13 +87,14 @@ internal static partial class ProcessProfile
         }
     }
 
-    /// <summary>utime + stime of the process, in clock ticks (/proc/PID/stat fields 14 and 15).</summary>
     /// <summary>CPU time (user and system) the process has used so far.</summary>
     public static TimeSpan CpuTime(int processId) => TimeSpan.FromSeconds(CpuTicks(processId) / (double)ClockTicksPerSecond);
 
-    private static long CpuTicks(int processId)
+    private static long CpuTicks(int processId) => UserAndSystemTicks(File.ReadAllText($"/proc/{processId}/stat"));
+
+    /// <summary>utime + stime, in clock ticks, from a process's or thread's stat line (fields 14 and 15, after the name in parentheses).</summary>
+    private static long UserAndSystemTicks(string stat)
     {
-        var stat = File.ReadAllText($"/proc/{processId}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
@@ -118,7 +119,8 @@ internal static partial class ProcessProfile
     /// <summary>
     /// utime + stime of every thread, summed by thread name with its digits dropped (".NET TP Worker",
     /// "rdk:broker#"): native threads, such as librdkafka's, that a managed profiler never samples.
-    /// A thread that ended during the load is missed; the load keeps the same threads busy throughout.
+    /// A thread that ends during the load takes its time with it (the thread pool retires idle
+    /// workers), so the sums can fall short of the process's own total: they say which threads, not how much in all.
     /// </summary>
     private static Dictionary<string, long> ThreadTicks(int processId)
     {
@@ -135,11 +137,8 @@ internal static partial class ProcessProfile
                 continue; // the thread ended between listing and reading
             }
 
-            var open = stat.IndexOf('(', StringComparison.Ordinal);
-            var close = stat.LastIndexOf(')');
-            var name = Digits().Replace(stat[(open + 1)..close], "#");
-            var fields = stat[(close + 2)..].Split(' ');
-            ticks[name] = ticks.GetValueOrDefault(name) + long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            var name = Digits().Replace(stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..stat.LastIndexOf(')')], "#");
+            ticks[name] = ticks.GetValueOrDefault(name) + UserAndSystemTicks(stat);
         }
 
         return ticks;
